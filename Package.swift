@@ -1,0 +1,56 @@
+// swift-tools-version: 6.0
+// Pangu for Swift: a native inference engine for Huawei's open Pangu language models.
+import PackageDescription
+
+// Hot kernels need the vector ISA enabled at compile time: without it SIMD FMAs and f16 conversions become
+// library calls (13x slower, see Docs/Performance.md). x86-64-v3 = AVX2 + FMA + F16C; arm64 has NEON baseline.
+#if arch(x86_64)
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-enforce-exclusivity=unchecked"])]
+#else
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+#endif
+
+let package = Package(
+    name: "Pangu",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PanguEngine", targets: ["PanguEngine"]),
+        .library(name: "PanguTokenizer", targets: ["PanguTokenizer"]),
+        .executable(name: "pangu", targets: ["pangu"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Layer 0: tensors, dtypes, thread pool and kernels (reference + optimised).
+        .target(name: "PanguTensor", swiftSettings: fastMath),
+        // Layer 1: weight files (safetensors, GGUF), memory-mapped, validated.
+        .target(name: "PanguWeights", dependencies: ["PanguTensor"], swiftSettings: fastMath),
+        // Independent: SentencePiece tokenizer + Hugging Face conventions + streaming detokenizer.
+        .target(name: "PanguTokenizer"),
+        // Independent: Jinja chat templates, thinking modes, reasoning splitter.
+        .target(name: "PanguChat"),
+        // Layer 2: model architectures (one file each), shared blocks, registry.
+        .target(name: "PanguModels", dependencies: ["PanguTensor", "PanguWeights"], swiftSettings: fastMath),
+        // Layer 3: KV cache, sampler, token generation (token ids only).
+        .target(name: "PanguRuntime", dependencies: ["PanguModels"], swiftSettings: fastMath),
+        // Layer 4: façade that loads a checkpoint directory into model + tokenizer + chat conventions.
+        .target(name: "PanguEngine", dependencies: ["PanguRuntime", "PanguTokenizer", "PanguChat"]),
+        .executableTarget(
+            name: "pangu",
+            dependencies: ["PanguEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath),
+        // Fixture builders and golden-file helpers for the test targets.
+        .target(name: "PanguTestSupport", dependencies: ["PanguEngine"]),
+        .testTarget(name: "PanguTensorTests", dependencies: ["PanguTensor", "PanguTestSupport"]),
+        .testTarget(name: "PanguWeightsTests", dependencies: ["PanguWeights", "PanguTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PanguTokenizerTests", dependencies: ["PanguTokenizer", "PanguTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PanguChatTests", dependencies: ["PanguChat", "PanguTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PanguModelsTests", dependencies: ["PanguModels", "PanguRuntime", "PanguTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTestSupport"]),
+    ]
+)
