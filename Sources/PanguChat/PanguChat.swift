@@ -1,0 +1,1 @@
+// Module PanguChat. See README.md for the layer map.

@@ -1,0 +1,1 @@
+// Module PanguEngine. See README.md for the layer map.

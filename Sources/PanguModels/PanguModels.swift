@@ -1,0 +1,1 @@
+// Module PanguModels. See README.md for the layer map.

@@ -1,0 +1,1 @@
+// Module PanguRuntime. See README.md for the layer map.

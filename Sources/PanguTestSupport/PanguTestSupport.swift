@@ -1,0 +1,1 @@
+// Module PanguTestSupport. See README.md for the layer map.

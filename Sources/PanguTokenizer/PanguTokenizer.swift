@@ -1,0 +1,1 @@
+// Module PanguTokenizer. See README.md for the layer map.

@@ -1,0 +1,1 @@
+// Module PanguWeights. See README.md for the layer map.

@@ -1,0 +1,2 @@
+import XCTest
+final class PanguChatTestsSmoke: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

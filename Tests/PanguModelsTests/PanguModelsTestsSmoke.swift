@@ -1,0 +1,2 @@
+import XCTest
+final class PanguModelsTestsSmoke: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

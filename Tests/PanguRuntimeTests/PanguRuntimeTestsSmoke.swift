@@ -1,0 +1,2 @@
+import XCTest
+final class PanguRuntimeTestsSmoke: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
