@@ -1,0 +1,57 @@
+// The interface every architecture implements: token ids in, logits out, with per-sequence KV caches.
+// No text here: tokenizers and chat templates live in other modules.
+
+/// One sequence's share of a batched forward step.
+public struct SequenceStep {
+    /// New token ids to append to this sequence (a prompt for prefill, one token for decode).
+    public var tokens: [Int]
+    /// The sequence's cache; the tokens are placed at positions cache.count, cache.count + 1, …
+    public let cache: KVCache
+    /// True to get logits for every new token, false for the last one only.
+    public var allLogits: Bool
+
+    /// Creates a step.
+    public init(tokens: [Int], cache: KVCache, allLogits: Bool = false) {
+        self.tokens = tokens
+        self.cache = cache
+        self.allLogits = allLogits
+    }
+}
+
+/// Static facts about a loaded model.
+public struct ModelInfo: Sendable {
+    /// Architecture key from config.json (e.g. `PanguEmbeddedForCausalLM`).
+    public let architecture: String
+    public let vocabularySize: Int
+    public let hiddenSize: Int
+    public let layers: Int
+    public let heads: Int
+    public let kvHeads: Int
+    public let headDim: Int
+    public let intermediateSize: Int
+    public let contextLength: Int
+    /// Number of parameters (elements of every used tensor).
+    public let parameterCount: Int
+    /// Bytes of weight data the kernels read per decoded token.
+    public let weightBytes: Int
+    /// Storage types of the weights and how many tensors use each.
+    public let dtypes: [String: Int]
+    /// EOS token ids from config.json.
+    public let eosTokenIds: [Int]
+    /// BOS token id from config.json, if any.
+    public let bosTokenId: Int?
+
+    /// KV-cache bytes per position (f32 keys and values of every layer).
+    public var kvBytesPerToken: Int { layers * 2 * kvHeads * headDim * 4 }
+}
+
+/// A causal language model that can run several independent sequences in one forward step.
+public protocol LanguageModel: AnyObject, Sendable {
+    /// Facts about the model.
+    var info: ModelInfo { get }
+    /// A new empty cache sized for this model.
+    func makeCache() -> KVCache
+    /// Runs one step for every sequence in `batch` and appends the new tokens to their caches.
+    /// Returns, per sequence, logits as a flat [n, vocab] array where n is the token count or 1.
+    func forward(_ batch: [SequenceStep]) throws -> [[Float]]
+}

@@ -1,1 +1,0 @@
-// Module PanguModels. See README.md for the layer map.

@@ -1,1 +1,0 @@
-// Module PanguWeights. See README.md for the layer map.
