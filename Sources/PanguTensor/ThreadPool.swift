@@ -141,15 +141,7 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    @inline(__always) private func spinHint() {
-        #if arch(x86_64)
-        // `pause` tells the core this is a spin loop (saves power, frees the sibling hyperthread).
-        _mm_pause_shim()
-        #endif
+    @inline(never) private func spinHint() {
+        // An opaque call keeps the spin loop from being optimised into a tight load loop; ~ns per poll.
     }
 }
-
-#if arch(x86_64)
-import _Builtin_intrinsics.intel
-@inline(__always) func _mm_pause_shim() { _mm_pause() }
-#endif

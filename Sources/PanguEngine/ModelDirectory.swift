@@ -1,0 +1,32 @@
+// Loading a checkpoint directory exactly as Huawei publishes it: config.json, generation_config.json,
+// (sharded) safetensors, tokenizer files. The façade the CLI, server and embedding apps use.
+import Foundation
+import PanguModels
+import PanguRuntime
+import PanguWeights
+
+/// A model loaded from a checkpoint directory with its generation defaults.
+public final class LoadedModel: @unchecked Sendable {
+    /// The directory it came from.
+    public let directory: URL
+    /// The network.
+    public let model: LanguageModel
+    /// Defaults from generation_config.json (EOS ids fall back to config.json's).
+    public let generationConfig: GenerationConfig
+
+    /// Loads `directory`. With `prefault`, every weight page is read up front and `progress(done, total)` is
+    /// called while the files are read (a 16 GB checkpoint takes a while from a cold disk).
+    public init(directory: URL, prefault: Bool = false, progress: ((Int, Int) -> Void)? = nil) throws {
+        self.directory = directory
+        let configURL = directory.appendingPathComponent("config.json")
+        let arch = try ModelRegistry.architecture(of: configURL)
+        guard let factory = ModelRegistry.factories[arch] else {
+            throw ModelError.unsupportedArchitecture(arch, supported: ModelRegistry.factories.keys.sorted())
+        }
+        let checkpoint = try SafetensorsCheckpoint(directory: directory)
+        if prefault { checkpoint.prefault(progress: progress) }
+        model = try factory(configURL, checkpoint)
+        generationConfig = try GenerationConfig.load(directory.appendingPathComponent("generation_config.json"),
+                                                     fallbackEOS: model.info.eosTokenIds)
+    }
+}

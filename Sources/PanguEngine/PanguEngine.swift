@@ -1,1 +1,0 @@
-// Module PanguEngine. See README.md for the layer map.

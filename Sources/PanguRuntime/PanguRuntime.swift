@@ -1,1 +1,0 @@
-// Module PanguRuntime. See README.md for the layer map.
