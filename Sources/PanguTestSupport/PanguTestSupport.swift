@@ -1,1 +1,0 @@
-// Module PanguTestSupport. See README.md for the layer map.

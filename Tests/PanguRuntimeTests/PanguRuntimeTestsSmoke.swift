@@ -1,2 +1,0 @@
-import XCTest
-final class PanguRuntimeTestsSmoke: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
