@@ -17,14 +17,34 @@ public final class ThreadPool: @unchecked Sendable {
     /// The process-wide pool used by the kernels (one pool per process: two spinning pools starve each other).
     public static let shared = ThreadPool(threads: ThreadPool.defaultThreadCount)
 
-    /// Number of threads that execute a job, the caller included.
-    public let threadCount: Int
-
     /// Threads to use by default: `PANGU_THREADS` if set, else the number of online CPUs.
     public static var defaultThreadCount: Int {
         if let s = getenv("PANGU_THREADS"), let n = Int(String(cString: s)), n > 0 { return n }
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
+
+    private let core: PoolCore
+
+    /// Number of threads that execute a job, the caller included.
+    public var threadCount: Int { core.threadCount }
+
+    /// Creates a pool that runs jobs on `threads` threads (the caller plus `threads - 1` workers).
+    public init(threads: Int) { core = PoolCore(threads: threads) }
+
+    /// Runs `body(chunk)` for every chunk in `0..<chunks`, spread over the pool; returns when all are done.
+    /// `body` must be safe to call concurrently for different chunks. Jobs from different callers are serialised.
+    /// `threads` caps the threads used for this job.
+    public func parallelFor(chunks: Int, threads: Int? = nil, _ body: (Int) -> Void) {
+        core.parallelFor(chunks: chunks, threads: threads, body)
+    }
+
+    deinit { core.shutdown() }
+}
+
+/// The shared state of a pool; workers keep it alive until `shutdown`.
+final class PoolCore: @unchecked Sendable {
+    let threadCount: Int
+    private let stopping = Atomic<Bool>(false)
 
     // Job state. `generation` is odd while a job is open and even when closed.
     private let generation = Atomic<Int>(0)
@@ -40,8 +60,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// Active worker count: a caller may use fewer threads than the pool has for one job.
     private let jobThreads = Atomic<Int>(0)
 
-    /// Creates a pool that runs jobs on `threads` threads (the caller plus `threads - 1` workers).
-    public init(threads: Int) {
+    init(threads: Int) {
         threadCount = max(1, threads)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
@@ -58,14 +77,21 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private final class WorkerContext {
-        unowned let pool: ThreadPool
+        let pool: PoolCore
         let index: Int
-        init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
+        init(pool: PoolCore, index: Int) { self.pool = pool; self.index = index }
     }
 
-    /// Runs `body(chunk)` for every chunk in `0..<chunks`, spread over the pool; returns when all are done.
-    /// `body` must be safe to call concurrently for different chunks. Jobs from different callers are serialised.
-    public func parallelFor(chunks: Int, threads: Int? = nil, _ body: (Int) -> Void) {
+    /// Wakes the workers and lets them exit.
+    func shutdown() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        generation.add(2, ordering: .sequentiallyConsistent)
+        pthread_mutex_lock(&mutex)
+        pthread_cond_broadcast(&cond)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    func parallelFor(chunks: Int, threads: Int? = nil, _ body: (Int) -> Void) {
         let useThreads = min(threads ?? threadCount, threadCount)
         if chunks <= 0 { return }
         if chunks == 1 || useThreads <= 1 {
@@ -116,6 +142,7 @@ public final class ThreadPool: @unchecked Sendable {
             var polls = 0
             var g = generation.load(ordering: .sequentiallyConsistent)
             while g == seen || g & 1 == 0 {
+                if stopping.load(ordering: .sequentiallyConsistent) { return }
                 polls += 1
                 if polls < 20_000 {
                     spinHint()
@@ -125,7 +152,9 @@ public final class ThreadPool: @unchecked Sendable {
                     pthread_mutex_lock(&mutex)
                     sleepers.add(1, ordering: .sequentiallyConsistent)
                     g = generation.load(ordering: .sequentiallyConsistent)
-                    if g == seen || g & 1 == 0 { pthread_cond_wait(&cond, &mutex) }
+                    if (g == seen || g & 1 == 0) && !stopping.load(ordering: .sequentiallyConsistent) {
+                        pthread_cond_wait(&cond, &mutex)
+                    }
                     sleepers.subtract(1, ordering: .sequentiallyConsistent)
                     pthread_mutex_unlock(&mutex)
                     polls = 0

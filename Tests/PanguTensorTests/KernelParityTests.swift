@@ -1,0 +1,121 @@
+// Every optimised kernel against its plain reference on random inputs with odd sizes.
+import PanguTensor
+import PanguTestSupport
+import XCTest
+
+final class KernelParityTests: XCTestCase {
+    /// Stores `values` as `dtype` bytes and wraps them as a [rows, cols] matrix.
+    func makeMatrix(_ values: [Float], rows: Int, cols: Int, dtype: DType) -> (WeightMatrix, UnsafeMutableRawPointer) {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: rows * cols * dtype.bytesPerBlock, alignment: 64)
+        for (i, v) in values.enumerated() {
+            switch dtype {
+            case .f32: p.storeBytes(of: v, toByteOffset: i * 4, as: Float.self)
+            case .f16: p.storeBytes(of: HalfConversion.floatToF16(v), toByteOffset: i * 2, as: UInt16.self)
+            default: p.storeBytes(of: HalfConversion.floatToBF16(v), toByteOffset: i * 2, as: UInt16.self)
+            }
+        }
+        return (WeightMatrix(rows: rows, cols: cols, dtype: dtype, data: p), p)
+    }
+
+    func testMatmulAllFloatTypesDecodeAndPrefill() {
+        let pool = ThreadPool(threads: 3)
+        for dtype in [DType.f32, .f16, .bf16] {
+            for (rows, cols, tokens) in [(1, 8, 1), (37, 64, 1), (37, 70, 1), (65, 300, 5), (130, 264, 9), (33, 520, 70)] {
+                let (w, buf) = makeMatrix(randomFloats(rows * cols, seed: UInt64(rows * cols)), rows: rows, cols: cols, dtype: dtype)
+                defer { buf.deallocate() }
+                let x = randomFloats(tokens * cols, seed: 7)
+                let bias = randomFloats(rows, seed: 9)
+                let (bv, bbuf) = makeMatrix(bias, rows: 1, cols: rows, dtype: .f32)
+                defer { bbuf.deallocate() }
+                var y = [Float](repeating: .nan, count: tokens * rows)
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        Kernels.matmul(xp.baseAddress!, tokens: tokens, w,
+                                       bias: WeightVector(count: rows, dtype: .f32, data: bv.data),
+                                       into: yp.baseAddress!, pool: pool)
+                    }
+                }
+                let ref = ReferenceKernels.matmul(x: x, tokens: tokens, weight: w, bias: bias)
+                let c = compare(y, ref)
+                XCTAssertTrue(c.within(relative: 1e-5), "\(dtype) \(rows)x\(cols) T=\(tokens): \(c)")
+            }
+        }
+    }
+
+    func testHalfConversionsRoundTrip() {
+        for v in randomFloats(1000, seed: 3, scale: 100) {
+            XCTAssertEqual(HalfConversion.f16ToFloat(HalfConversion.floatToF16(v)), Float(Float16(v)))
+            let b = HalfConversion.bf16ToFloat(HalfConversion.floatToBF16(v))
+            XCTAssertLessThanOrEqual(abs(b - v), abs(v) * 0x1p-8)
+        }
+        // Round-to-nearest-even at a tie: 1 + 2^-8 is exactly between two bf16 values → rounds to 1.
+        XCTAssertEqual(HalfConversion.bf16ToFloat(HalfConversion.floatToBF16(1 + 0x1p-8)), 1)
+        XCTAssertEqual(HalfConversion.bf16ToFloat(HalfConversion.floatToBF16(1 + 3 * 0x1p-8)), 1 + 4 * 0x1p-8)
+    }
+
+    func testRMSNorm() {
+        let d = 77, t = 3
+        let x = randomFloats(d * t, seed: 1, scale: 3), w = randomFloats(d, seed: 2)
+        var y = [Float](repeating: 0, count: d * t)
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+            Kernels.rmsNorm(xp.baseAddress!, tokens: t, dim: d, weight: wp.baseAddress!, eps: 1e-5, into: yp.baseAddress!)
+        } } }
+        XCTAssertTrue(compare(y, ReferenceKernels.rmsNorm(x: x, weight: w, eps: 1e-5)).within(relative: 1e-5))
+    }
+
+    func testRoPEMatchesReference() {
+        let d = 32, heads = 3
+        for position in [0, 1, 17, 4000] {
+            var v = randomFloats(d * heads, seed: UInt64(position))
+            let expected = (0..<heads).flatMap { h in
+                ReferenceKernels.rope(Array(v[(h * d)..<((h + 1) * d)]), position: position, theta: 16_000_000)
+            }
+            let inv = Kernels.ropeInverseFrequencies(headDim: d, theta: 16_000_000)
+            v.withUnsafeMutableBufferPointer { Kernels.rope($0.baseAddress!, heads: heads, headDim: d, position: position, inverseFrequencies: inv) }
+            XCTAssertTrue(compare(v, expected).within(relative: 1e-4), "position \(position)")
+        }
+    }
+
+    func testSoftmaxAndSwiGLU() {
+        var x = randomFloats(101, seed: 5, scale: 20)
+        let expected = ReferenceKernels.softmax(x)
+        x.withUnsafeMutableBufferPointer { Kernels.softmax($0.baseAddress!, count: 101) }
+        XCTAssertTrue(compare(x, expected).within(relative: 1e-6))
+        var g = randomFloats(50, seed: 6, scale: 5)
+        let u = randomFloats(50, seed: 7)
+        let e = ReferenceKernels.swiglu(gate: g, up: u)
+        g.withUnsafeMutableBufferPointer { gp in u.withUnsafeBufferPointer { Kernels.swiglu(gate: gp.baseAddress!, up: $0.baseAddress!, count: 50) } }
+        XCTAssertTrue(compare(g, e).within(relative: 1e-5))
+    }
+
+    func testAttentionMatchesReference() {
+        let pool = ThreadPool(threads: 2)
+        for (tokens, first, heads, kvHeads, d) in [(1, 0, 4, 2, 16), (5, 3, 6, 3, 20), (4, 0, 8, 1, 32)] {
+            let s = first + tokens
+            let q = randomFloats(tokens * heads * d, seed: 1), k = randomFloats(s * kvHeads * d, seed: 2)
+            let v = randomFloats(s * kvHeads * d, seed: 3)
+            var out = [Float](repeating: 0, count: tokens * heads * d)
+            q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                out.withUnsafeMutableBufferPointer { op in
+                    Kernels.attention(q: qp.baseAddress!, keys: kp.baseAddress!, values: vp.baseAddress!, tokens: tokens,
+                                      firstPosition: first, heads: heads, kvHeads: kvHeads, headDim: d,
+                                      into: op.baseAddress!, pool: pool)
+                } } } }
+            let ref = ReferenceKernels.attention(q: q, k: k, v: v, tokens: tokens, firstPosition: first, heads: heads,
+                                                 kvHeads: kvHeads, headDim: d)
+            XCTAssertTrue(compare(out, ref).within(relative: 1e-5))
+        }
+    }
+
+    func testThreadPoolRunsEveryChunkOnce() {
+        let pool = ThreadPool(threads: 4)
+        for chunks in [1, 2, 3, 17, 1000] {
+            var hits = [Int](repeating: 0, count: chunks)
+            hits.withUnsafeMutableBufferPointer { h in
+                let p = h.baseAddress!
+                pool.parallelFor(chunks: chunks) { c in p[c] += 1 }
+            }
+            XCTAssertEqual(hits, [Int](repeating: 1, count: chunks))
+        }
+    }
+}
