@@ -51,17 +51,31 @@ public final class SafetensorsWriter {
         var length = UInt64(header.count).littleEndian
         handle.write(Data(bytes: &length, count: 8))
         handle.write(Data(header))
+        while let next = pending.first, next.byteCount == 0 { pending.removeFirst() }
     }
 
-    /// Appends the data of the next tensor. `bytes.count` must equal that tensor's size.
+    /// Appends data in declaration order. A tensor's bytes may come in several pieces; a piece never spans two
+    /// tensors.
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
-        guard !pending.isEmpty else { throw WeightsError.writeFailed(path: path, reason: "more tensors than declared") }
-        let e = pending.removeFirst()
-        guard bytes.count == e.byteCount else {
-            throw WeightsError.writeFailed(path: path, reason: "tensor '\(e.name)' needs \(e.byteCount) bytes, got \(bytes.count)")
+        guard let e = pending.first else {
+            throw WeightsError.writeFailed(path: path, reason: "more data than the declared tensors hold")
+        }
+        let remaining = e.byteCount - writtenOfCurrent
+        guard bytes.count <= remaining else {
+            throw WeightsError.writeFailed(
+                path: path, reason: "tensor '\(e.name)' needs \(remaining) more bytes, got \(bytes.count)")
         }
         handle.write(Data(bytes))
+        writtenOfCurrent += bytes.count
+        if writtenOfCurrent == e.byteCount {
+            pending.removeFirst()
+            writtenOfCurrent = 0
+            // Zero-size tensors that follow need no data.
+            while let next = pending.first, next.byteCount == 0 { pending.removeFirst() }
+        }
     }
+
+    private var writtenOfCurrent = 0
 
     /// Finishes the file; throws if some declared tensors were never written.
     public func close() throws {
