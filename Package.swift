@@ -5,9 +5,16 @@ import PackageDescription
 // Hot kernels need the vector ISA enabled at compile time: without it SIMD FMAs and f16 conversions become
 // library calls (13x slower, see Docs/Performance.md). x86-64-v3 = AVX2 + FMA + F16C; arm64 has NEON baseline.
 #if arch(x86_64)
-let fastMath: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-enforce-exclusivity=unchecked"])]
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-enforce-exclusivity=unchecked"]),
+    // Drops the overflow traps on pointer arithmetic in hot loops (release only; debug keeps every check).
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
 #else
-let fastMath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
 #endif
 
 let package = Package(

@@ -8,7 +8,7 @@ struct Pangu: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pangu",
         abstract: "Run Huawei's openPangu models on the CPU, natively in Swift.",
-        subcommands: [Inspect.self, Logits.self, Generate.self, CreateTestModel.self])
+        subcommands: [Inspect.self, Logits.self, Generate.self, Bench.self, BenchKernels.self, CreateTestModel.self])
 }
 
 /// Options shared by commands that load a model.
@@ -17,11 +17,14 @@ struct ModelOptions: ParsableArguments {
     var model: String?
 
     /// Loads the model, reading the weights up front with a progress bar for large checkpoints.
-    func load() throws -> LoadedModel {
-        let dir = try model.map { URL(fileURLWithPath: $0) } ?? BuiltinModel.directory()
+    func load() throws -> LoadedModel { try ModelOptions.load(path: model) }
+
+    /// Loads `path` (or the built-in model), showing a progress bar for checkpoints over 512 MB unless `quiet`.
+    static func load(path: String?, quiet: Bool = false) throws -> LoadedModel {
+        let dir = try path.map { URL(fileURLWithPath: $0) } ?? BuiltinModel.directory()
         let progress = ProgressBar(label: "loading")
         return try LoadedModel(directory: dir, prefault: true) { done, total in
-            if total > 512 << 20 { progress.update(done, total) }
+            if total > 512 << 20 && !quiet { progress.update(done, total) }
         }
     }
 }

@@ -24,7 +24,7 @@
 
 @usableFromInline enum BF16Loader: RowLoader {
     @inlinable @inline(__always) static func load8(_ row: UnsafeRawPointer, _ k: Int) -> SIMD8<Float> {
-        HalfConversion.bf16x8(row.loadUnaligned(fromByteOffset: k * 2, as: SIMD8<UInt16>.self))
+        HalfConversion.bf16x8(row + k * 2)
     }
     @inlinable @inline(__always) static func load1(_ row: UnsafeRawPointer, _ k: Int) -> Float {
         HalfConversion.bf16ToFloat(row.loadUnaligned(fromByteOffset: k * 2, as: UInt16.self))
@@ -33,7 +33,7 @@
 
 @usableFromInline enum F16Loader: RowLoader {
     @inlinable @inline(__always) static func load8(_ row: UnsafeRawPointer, _ k: Int) -> SIMD8<Float> {
-        HalfConversion.f16x8(row.loadUnaligned(fromByteOffset: k * 2, as: SIMD8<UInt16>.self))
+        HalfConversion.f16x8(row + k * 2)
     }
     @inlinable @inline(__always) static func load1(_ row: UnsafeRawPointer, _ k: Int) -> Float {
         HalfConversion.f16ToFloat(row.loadUnaligned(fromByteOffset: k * 2, as: UInt16.self))

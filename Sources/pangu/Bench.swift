@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import PanguEngine
+import PanguModels
+import PanguTensor
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prompt processing and generation speed, like llama-bench, plus the bandwidth roofline.")
+
+    @Option(name: .long, help: "Checkpoint directory or .gguf file (default: the built-in tiny model).")
+    var model: String?
+    @Option(name: .short, help: "Prompt tokens for the prompt-processing test (0 = skip).") var p: Int = 512
+    @Option(name: .short, help: "Tokens for the generation test (0 = skip).") var n: Int = 128
+    @Option(name: .short, help: "Repetitions.") var r: Int = 3
+    @Option(name: .short, help: "Threads (default: all cores).") var t: Int?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        if let t { setenv("PANGU_THREADS", String(t), 1) }
+        let loaded = try ModelOptions.load(path: model, quiet: json)
+        let m = loaded.model, info = m.info
+        var rng = SystemRandomNumberGenerator()
+        func randomTokens(_ k: Int) -> [Int] { (0..<k).map { _ in Int.random(in: 0..<info.vocabularySize, using: &rng) } }
+
+        // Warm-up: one short prefill and decode so page faults and thread start-up are not measured.
+        let warm = m.makeCache()
+        _ = try m.forward([SequenceStep(tokens: randomTokens(min(8, max(1, p))), cache: warm)])
+        _ = try m.forward([SequenceStep(tokens: randomTokens(1), cache: warm)])
+
+        var pp: [Double] = [], tg: [Double] = []
+        for _ in 0..<r {
+            if p > 0 {
+                let cache = m.makeCache()
+                let tokens = randomTokens(p)
+                let start = monotonicNanoseconds()
+                _ = try m.forward([SequenceStep(tokens: tokens, cache: cache)])
+                pp.append(Double(p) / (Double(monotonicNanoseconds() - start) / 1e9))
+            }
+            if n > 0 {
+                let cache = m.makeCache()
+                var token = randomTokens(1)[0]
+                let start = monotonicNanoseconds()
+                for _ in 0..<n {
+                    let logits = try m.forward([SequenceStep(tokens: [token], cache: cache)])[0]
+                    token = logits.indices.max { logits[$0] < logits[$1] }!  // cheap greedy, not timed separately
+                }
+                tg.append(Double(n) / (Double(monotonicNanoseconds() - start) / 1e9))
+            }
+        }
+        let rss = peakResidentBytes()  // before the bandwidth probe, which allocates its own 1 GiB buffer
+        let bandwidth = MemoryBandwidth.measure()
+        func stats(_ v: [Double]) -> (Double, Double) {
+            guard !v.isEmpty else { return (0, 0) }
+            let mean = v.reduce(0, +) / Double(v.count)
+            let sd = v.count > 1 ? (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0
+            return (mean, sd)
+        }
+        let (ppMean, ppSD) = stats(pp), (tgMean, tgSD) = stats(tg)
+        let rooflineTokens = bandwidth / Double(info.weightBytes)
+        let threads = ThreadPool.shared.threadCount
+        if json {
+            let object: [String: Any] = [
+                "model": loaded.directory.path, "threads": threads, "n_prompt": p, "n_gen": n, "repetitions": r,
+                "pp_tokens_per_s": ppMean, "pp_tokens_per_s_sd": ppSD,
+                "tg_tokens_per_s": tgMean, "tg_tokens_per_s_sd": tgSD,
+                "peak_rss_bytes": rss, "bandwidth_bytes_per_s": bandwidth,
+                "weight_bytes_per_token": info.weightBytes, "roofline_tg_tokens_per_s": rooflineTokens,
+                "roofline_fraction": tgMean / rooflineTokens, "dtypes": info.dtypes,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("model: \(loaded.directory.path)  threads: \(threads)  weights: \(String(format: "%.2f", Double(info.weightBytes) / 1e9)) GB/token")
+            if p > 0 { print(String(format: "pp%-5d %10.2f ± %.2f tokens/s", p, ppMean, ppSD)) }
+            if n > 0 { print(String(format: "tg%-5d %10.2f ± %.2f tokens/s", n, tgMean, tgSD)) }
+            print(String(format: "memory bandwidth %.1f GB/s → roofline %.2f tokens/s; tg at %.0f%% of roofline",
+                         bandwidth / 1e9, rooflineTokens, 100 * tgMean / rooflineTokens))
+            print(String(format: "peak RSS %.2f GB", Double(rss) / 1e9))
+        }
+    }
+}
