@@ -73,14 +73,16 @@ enum FloatMatMul {
             }
             return
         }
-        let rowBlocks = (n + prefillRowBlock - 1) / prefillRowBlock
-        let tokenBlocks = (tokens + prefillTokenBlock - 1) / prefillTokenBlock
-        pool.parallelFor(chunks: rowBlocks * tokenBlocks) { item in
-            let rb = item % rowBlocks, tb = item / rowBlocks
-            let rows = (rb * prefillRowBlock)..<min(n, (rb + 1) * prefillRowBlock)
-            let toks = (tb * prefillTokenBlock)..<min(tokens, (tb + 1) * prefillTokenBlock)
-            prefillTile(L.self, x, w, rows, toks, y)
+        if tokens < 24 {
+            // Few tokens (speculative verification, small batches): the register-tiled row kernel is enough.
+            let rowBlocks = (n + prefillRowBlock - 1) / prefillRowBlock
+            pool.parallelFor(chunks: rowBlocks) { rb in
+                let rows = (rb * prefillRowBlock)..<min(n, (rb + 1) * prefillRowBlock)
+                prefillTile(L.self, x, w, rows, 0..<tokens, y)
+            }
+            return
         }
+        PanelGEMM.run(L.self, x, tokens: tokens, w, y, pool)
     }
 
     /// y[r] = W[r]·x for r in rows (one token).
@@ -180,5 +182,109 @@ enum FloatMatMul {
             }
             kb = ke
         }
+    }
+}
+
+/// Prefill GEMM in the BLIS style: a 16-row slice of W is widened to f32 and transposed into a [Kc][16] panel once
+/// per K block, then a 6-token × 16-row register tile (12 accumulators, one broadcast per token and k) streams
+/// through it for every token. The panel (16 KB) stays in L1; the x block stays in L2.
+enum PanelGEMM {
+    static let panelRows = 16
+    static let kBlock = 256
+    static let tokenTile = 6
+
+    /// y[T, N] = x[T, K]·Wᵀ. K-blocks run in sequence; within one, x is packed once into 6-token tiles
+    /// ([tile][kc][6], so the six broadcasts of a step are adjacent instead of 4 KiB-aliased rows apart) and the
+    /// 16-row panels of W are shared out over the pool.
+    static func run<L: RowLoader>(_: L.Type, _ x: UnsafePointer<Float>, tokens: Int, _ w: WeightMatrix,
+                                  _ y: UnsafeMutablePointer<Float>, _ pool: ThreadPool) {
+        let k = w.cols, n = w.rows
+        let tiles = (tokens + tokenTile - 1) / tokenTile
+        let panels = (n + panelRows - 1) / panelRows
+        let xPacked = UnsafeMutablePointer<Float>.allocate(capacity: tiles * kBlock * tokenTile)
+        defer { xPacked.deallocate() }
+        var kb = 0
+        while kb < k {
+            let kc = min(kBlock, k - kb)
+            pool.parallelFor(chunks: tiles) { tile in
+                let dst = xPacked + tile * kBlock * tokenTile
+                for u in 0..<tokenTile {
+                    let t = tile * tokenTile + u
+                    if t < tokens {
+                        let src = x + t * k + kb
+                        for j in 0..<kc { dst[j * tokenTile + u] = src[j] }
+                    } else {
+                        for j in 0..<kc { dst[j * tokenTile + u] = 0 }
+                    }
+                }
+            }
+            let accumulate = kb > 0
+            pool.parallelFor(chunks: panels) { panel in
+                let r0 = panel * panelRows, rows = min(panelRows, n - r0)
+                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: kBlock * 2) { buffer in
+                    let packed = buffer.baseAddress!  // [kc][16] as pairs of SIMD8
+                    let raw = UnsafeMutableRawPointer(packed).assumingMemoryBound(to: Float.self)
+                    for r in 0..<panelRows {
+                        if r < rows {
+                            let row = w.row(r0 + r)
+                            var j = 0
+                            while j + 8 <= kc {
+                                let v = L.load8(row, kb + j)
+                                let d = raw + j * 16 + r
+                                d[0] = v[0]; d[16] = v[1]; d[32] = v[2]; d[48] = v[3]
+                                d[64] = v[4]; d[80] = v[5]; d[96] = v[6]; d[112] = v[7]
+                                j += 8
+                            }
+                            while j < kc { raw[j * 16 + r] = L.load1(row, kb + j); j += 1 }
+                        } else {
+                            for j in 0..<kc { raw[j * 16 + r] = 0 }
+                        }
+                    }
+                    for tile in 0..<tiles {
+                        let t = tile * tokenTile
+                        tile6(xPacked + tile * kBlock * tokenTile, packed, kc, y + t * n + r0, n, rows,
+                              min(tokenTile, tokens - t), accumulate)
+                    }
+                }
+            }
+            kb += kc
+        }
+    }
+
+    @inline(__always)
+    static func store(_ v: SIMD8<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ accumulate: Bool) {
+        if count >= 8 {
+            let p = UnsafeMutableRawPointer(y)
+            p.storeBytes(of: accumulate ? p.loadUnaligned(as: SIMD8<Float>.self) + v : v, as: SIMD8<Float>.self)
+        } else {
+            for i in 0..<max(0, count) { y[i] = accumulate ? y[i] + v[i] : v[i] }
+        }
+    }
+
+    /// C[6 tokens][16 rows] (+)= xp[kc][6] · packed[kc][16]; only `count` tokens and `rows` rows are stored.
+    @inline(__always)
+    static func tile6(_ xp: UnsafePointer<Float>, _ b: UnsafePointer<SIMD8<Float>>, _ kc: Int,
+                      _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Int, _ count: Int, _ accumulate: Bool) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        var a = xp
+        for j in 0..<kc {
+            let b0 = b[2 * j], b1 = b[2 * j + 1]
+            var s = SIMD8<Float>(repeating: a[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+            a += tokenTile
+        }
+        let lo = min(rows, 8), hi = rows - 8
+        store(c00, y, lo, accumulate); store(c01, y + 8, hi, accumulate)
+        if count > 1 { store(c10, y + ldy, lo, accumulate); store(c11, y + ldy + 8, hi, accumulate) }
+        if count > 2 { store(c20, y + 2 * ldy, lo, accumulate); store(c21, y + 2 * ldy + 8, hi, accumulate) }
+        if count > 3 { store(c30, y + 3 * ldy, lo, accumulate); store(c31, y + 3 * ldy + 8, hi, accumulate) }
+        if count > 4 { store(c40, y + 4 * ldy, lo, accumulate); store(c41, y + 4 * ldy + 8, hi, accumulate) }
+        if count > 5 { store(c50, y + 5 * ldy, lo, accumulate); store(c51, y + 5 * ldy + 8, hi, accumulate) }
     }
 }
