@@ -111,6 +111,13 @@ def hf_goldens(directory, r):
     return {"info": info, "encode": enc, "decode": dec}
 
 
+def dump(obj, path):
+    """Compact UTF-8 JSON; U+FEFF is written as an escape because Foundation drops a literal leading BOM."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).replace("\ufeff", "\\ufeff")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def main():
     sp_dir = os.path.join(FIX, "sp")
     hf_root = os.path.join(FIX, "hf")
@@ -126,8 +133,7 @@ def main():
             f.write(blob)
         sp = spm.SentencePieceProcessor(model_file=path)
         g = sp_goldens(name, sp, tests, random.Random(zlib.crc32(name.encode())))
-        with open(os.path.join(sp_dir, name + ".json"), "w", encoding="utf-8") as f:
-            json.dump(g, f, ensure_ascii=False, separators=(",", ":"))
+        dump(g, os.path.join(sp_dir, name + ".json"))
         print(f"{name}: vocab {sp.get_piece_size()}, {len(g['encode'])} encode, {len(g['decode'])} decode")
 
     blob = pangu_like.train_pangu_like(lines, 1500)
@@ -139,8 +145,7 @@ def main():
         sp = spm.SentencePieceProcessor(model_file=os.path.join(d, "tokenizer.model"))
         pangu_like.write_config(d, sp, extra)
         g = hf_goldens(d, random.Random(99))
-        with open(os.path.join(hf_root, variant + ".json"), "w", encoding="utf-8") as f:
-            json.dump(g, f, ensure_ascii=False, separators=(",", ":"))
+        dump(g, os.path.join(hf_root, variant + ".json"))
         print(f"{variant}: {g['info']}, {len(g['encode'])} encode, {len(g['decode'])} decode")
 
 
