@@ -4,11 +4,16 @@ import XCTest
 
 /// Parity with transformers' slow tokenizer (a `PreTrainedTokenizer` wrapping sentencepiece like openPangu's).
 final class HuggingFaceGoldenTests: XCTestCase {
-    static let variants = ["pangu-like", "pangu-like-extra-special"]
+    static let variants = ["pangu-like", "pangu-like-extra-special", "tiny-pangu"]
+
+    /// Checkpoint directory of a golden variant; `tiny-pangu` is the built-in resource itself.
+    static func directory(_ variant: String) -> URL {
+        variant == "tiny-pangu" ? BuiltinTokenizer.tinyPanguDirectory : Fixtures.url("hf/\(variant)")
+    }
 
     func testEncodeDecodeParityWithTransformers() throws {
         for variant in Self.variants {
-            let tok = try HuggingFaceTokenizer(directory: Fixtures.url("hf/\(variant)"))
+            let tok = try HuggingFaceTokenizer(directory: Self.directory(variant))
             let g = try Fixtures.json("hf/\(variant).json")
             let info = g["info"] as! [String: Any]
             XCTAssertEqual(tok.sentencePiece.vocabularySize, (info["vocab_size"] as! NSNumber).intValue)
@@ -65,5 +70,15 @@ final class HuggingFaceGoldenTests: XCTestCase {
             XCTAssertEqual(tok.idToPiece(id), marker)
         }
         XCTAssertEqual(tok.encode("x", addSpecialTokens: true).first, 1)
+    }
+
+    /// The built-in tiny tokenizer loads through the public API and carries the openPangu chat template.
+    func testBuiltinTinyTokenizer() throws {
+        let tok = try BuiltinTokenizer.tinyPangu()
+        XCTAssertTrue(tok.chatTemplate?.contains("[unused9]系统：[unused10]") ?? false)
+        XCTAssertEqual(tok.eosTokenIds, [try XCTUnwrap(tok.pieceToId("[unused10]"))])
+        XCTAssertEqual(tok.bosTokenId, tok.pieceToId("<s>"))
+        XCTAssertGreaterThanOrEqual(tok.vocabularySize, 1000)
+        XCTAssertLessThanOrEqual(tok.vocabularySize, 4000)
     }
 }

@@ -86,9 +86,9 @@ def sp_goldens(name, sp, tests, r):
     return {"model": name, "encode": enc, "decode": dec}
 
 
-def hf_goldens(directory, r):
+def hf_goldens(directory, r, n_test=N_TEST, n_random=N_RANDOM):
     tok = pangu_like.PanguLikeTokenizer.from_pretrained(directory)
-    tests = corpus.test_strings(4242, N_TEST, special=0.15)
+    tests = corpus.test_strings(4242, n_test, special=0.15)
     tests += ["[unused9]系统：[unused10][unused9]用户：Give me a short introduction to large language model."
               "[unused10][unused9]助手：", "<s>hello</s>", "a<unk>b", "[unused9][unused9]", " [unused10] ",
               "[unused1][unused16]思考[unused17]答案[unused10]", "[unused9"]
@@ -101,7 +101,7 @@ def hf_goldens(directory, r):
                     "decode_skip": tok.decode(ids, skip_special_tokens=True)})
     dec = []
     special_ids = sorted(tok.added_tokens_decoder.keys())
-    for ids in random_ids(r, tok.sp_model, N_RANDOM):
+    for ids in random_ids(r, tok.sp_model, n_random):
         ids = [r.choice(special_ids) if r.random() < 0.15 else i for i in ids]
         dec.append({"ids": ids, "decode": tok.decode(ids, skip_special_tokens=False),
                     "decode_skip": tok.decode(ids, skip_special_tokens=True)})
@@ -147,6 +147,13 @@ def main():
         g = hf_goldens(d, random.Random(99))
         dump(g, os.path.join(hf_root, variant + ".json"))
         print(f"{variant}: {g['info']}, {len(g['encode'])} encode, {len(g['decode'])} decode")
+
+    # Goldens for the built-in tiny demo tokenizer (made by make_tiny_pangu_tokenizer.py), read in place.
+    tiny = os.path.join(ROOT, "Sources", "PanguTokenizer", "Resources", "tiny-pangu")
+    if os.path.exists(os.path.join(tiny, "tokenizer.model")):
+        g = hf_goldens(tiny, random.Random(7), n_test=400, n_random=150)
+        dump(g, os.path.join(hf_root, "tiny-pangu.json"))
+        print(f"tiny-pangu: {g['info']}, {len(g['encode'])} encode, {len(g['decode'])} decode")
 
 
 if __name__ == "__main__":
