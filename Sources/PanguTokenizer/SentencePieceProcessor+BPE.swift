@@ -1,58 +1,122 @@
 /// SentencePiece BPE: start from characters (user-defined symbols frozen), repeatedly merge the adjacent pair whose
 /// concatenation is the highest-scoring vocabulary piece (ties: leftmost), re-split UNUSED pieces at the end.
+///
+/// The hot loop works on raw pointers (symbols as a doubly linked list, candidates in a binary heap) to avoid
+/// `Array` bounds, uniqueness and exclusivity checks.
 extension SentencePieceProcessor {
-    private struct Candidate {
+    struct BPESymbol {
+        var start: Int32
+        var length: Int32
+        var prev: Int32
+        var next: Int32
+        /// Id of the piece spelled by the symbol (-1 when it is not a mergeable vocabulary piece).
+        var id: Int32
+        var frozen: Bool
+    }
+
+    struct BPECandidate {
         var score: Float
         var left: Int32
         var right: Int32
         var size: Int32
-        var node: Int32
+        var id: Int32
 
         /// Heap order: higher score first, then smaller left index (the library's comparator).
-        @inline(__always) func precedes(_ o: Candidate) -> Bool {
+        @inline(__always) func precedes(_ o: BPECandidate) -> Bool {
             score > o.score || (score == o.score && left < o.left)
         }
     }
 
-    private struct CandidateHeap {
-        var items: [Candidate] = []
+    /// Working state of one BPE segmentation.
+    struct BPERun {
+        let s: UnsafeBufferPointer<UInt8>
+        let sym: UnsafeMutablePointer<BPESymbol>
+        var heap: UnsafeMutablePointer<BPECandidate>
+        var heapCount = 0
+        var heapCapacity: Int
+        let trie: ByteTrie
+        let pairs: PiecePairTable
+        let scores: UnsafePointer<Float>
+        let types: UnsafePointer<UInt8>
+        let hasUnused: Bool
+        var revMerge: [[UInt8]: ([UInt8], [UInt8])] = [:]
 
-        mutating func push(_ c: Candidate) {
-            items.append(c)
-            var i = items.count - 1
+        @inline(__always) mutating func push(_ c: BPECandidate) {
+            if heapCount == heapCapacity {
+                let bigger = UnsafeMutablePointer<BPECandidate>.allocate(capacity: heapCapacity * 2)
+                bigger.moveInitialize(from: heap, count: heapCount)
+                heap.deallocate()
+                heap = bigger
+                heapCapacity *= 2
+            }
+            var i = heapCount
+            heapCount += 1
             while i > 0 {
                 let p = (i - 1) >> 1
-                if !items[i].precedes(items[p]) { break }
-                items.swapAt(i, p)
+                if !c.precedes(heap[p]) { break }
+                heap[i] = heap[p]
                 i = p
             }
+            heap[i] = c
         }
 
-        mutating func pop() -> Candidate? {
-            guard let top = items.first else { return nil }
-            let last = items.removeLast()
-            if items.isEmpty { return top }
-            items[0] = last
-            var i = 0
-            let n = items.count
-            while true {
-                let l = 2 * i + 1
-                if l >= n { break }
-                var c = l
-                if l + 1 < n && items[l + 1].precedes(items[l]) { c = l + 1 }
-                if !items[c].precedes(items[i]) { break }
-                items.swapAt(i, c)
-                i = c
+        @inline(__always) mutating func pop() -> BPECandidate {
+            let top = heap[0]
+            heapCount -= 1
+            let n = heapCount
+            if n > 0 {
+                let last = heap[n]
+                var i = 0
+                while true {
+                    let l = 2 * i + 1
+                    if l >= n { break }
+                    var c = l
+                    if l + 1 < n && heap[l + 1].precedes(heap[l]) { c = l + 1 }
+                    if !heap[c].precedes(last) { break }
+                    heap[i] = heap[c]
+                    i = c
+                }
+                heap[i] = last
             }
             return top
+        }
+
+        /// Queues the pair (l, r) if its concatenation is a vocabulary piece.
+        @inline(__always) mutating func tryAdd(_ l: Int32, _ r: Int32) {
+            if l < 0 || r < 0 { return }
+            let ls = sym[Int(l)], rs = sym[Int(r)]
+            if ls.frozen || rs.frozen { return }
+            let v: Int32
+            if ls.id >= 0 && rs.id >= 0 {
+                v = pairs.merged(ls.id, rs.id)
+            } else {
+                // A side that is not a piece: look the concatenation up byte by byte.
+                var nd = ByteTrie.root
+                var k = Int(ls.start)
+                let e = k + Int(ls.length + rs.length)
+                while k < e {
+                    nd = trie.child(nd, s[k])
+                    if nd < 0 { return }
+                    k += 1
+                }
+                v = trie.value(nd)
+            }
+            if v < 0 { return }
+            push(BPECandidate(score: scores[Int(v)], left: l, right: r, size: ls.length + rs.length, id: v))
+            if hasUnused && types[Int(v)] == UInt8(SentencePieceModel.PieceType.unused.rawValue) {
+                let lb = Array(s[Int(ls.start)..<Int(ls.start + ls.length)])
+                let rb = Array(s[Int(rs.start)..<Int(rs.start + rs.length)])
+                revMerge[lb + rb] = (lb, rb)
+            }
         }
     }
 
     func segmentBPE(_ s: UnsafeBufferPointer<UInt8>) -> [Segment] {
         let n = s.count
-        var start: [Int32] = [], len: [Int32] = [], node: [Int32] = [], frozen: [Bool] = []
-        start.reserveCapacity(n); len.reserveCapacity(n); node.reserveCapacity(n); frozen.reserveCapacity(n)
+        let sym = UnsafeMutablePointer<BPESymbol>.allocate(capacity: n)
+        defer { sym.deallocate() }
         let hasUser = !userTrie.isEmpty
+        var count = 0
         var pos = 0
         while pos < n {
             var l = 0
@@ -63,71 +127,58 @@ extension SentencePieceProcessor {
             }
             if l == 0 { l = min(UTF8Support.oneCharLength(s[pos]), n - pos) }
             var nd = ByteTrie.root
-            for k in pos..<(pos + l) where nd >= 0 { nd = pieceTrie.child(nd, s[k]) }
-            start.append(Int32(pos)); len.append(Int32(l)); node.append(nd); frozen.append(f)
+            var k = pos
+            while k < pos + l && nd >= 0 {
+                nd = pieceTrie.child(nd, s[k])
+                k += 1
+            }
+            sym[count] = BPESymbol(start: Int32(pos), length: Int32(l), prev: Int32(count - 1),
+                                   next: Int32(count + 1), id: nd >= 0 ? pieceTrie.value(nd) : -1, frozen: f)
+            count += 1
             pos += l
         }
-        let count = start.count
-        var prev = [Int32](unsafeUninitializedCapacity: count) { b, c in
-            for i in 0..<count { b[i] = Int32(i) - 1 }
-            c = count
-        }
-        var next = [Int32](unsafeUninitializedCapacity: count) { b, c in
-            for i in 0..<count { b[i] = i + 1 < count ? Int32(i + 1) : -1 }
-            c = count
-        }
-        var heap = CandidateHeap()
-        heap.items.reserveCapacity(count * 2)
-        var revMerge: [[UInt8]: ([UInt8], [UInt8])] = [:]
-        let unused = UInt8(SentencePieceModel.PieceType.unused.rawValue)
-
-        func tryAdd(_ l: Int32, _ r: Int32) {
-            if l < 0 || r < 0 || frozen[Int(l)] || frozen[Int(r)] { return }
-            var nd = node[Int(l)]
-            if nd < 0 { return }
-            let rs = Int(start[Int(r)])
-            for k in rs..<(rs + Int(len[Int(r)])) {
-                nd = pieceTrie.child(nd, s[k])
-                if nd < 0 { return }
-            }
-            let v = pieceTrie.value(nd)
-            if v < 0 { return }
-            heap.push(Candidate(score: scores[Int(v)], left: l, right: r, size: len[Int(l)] + len[Int(r)], node: nd))
-            if types[Int(v)] == unused {
-                let ls = Int(start[Int(l)])
-                let lb = Array(s[ls..<(ls + Int(len[Int(l)]))])
-                let rb = Array(s[rs..<(rs + Int(len[Int(r)]))])
-                revMerge[lb + rb] = (lb, rb)
+        sym[count - 1].next = -1
+        return scores.withUnsafeBufferPointer { sc in
+            types.withUnsafeBufferPointer { ty in
+                let cap = max(16, count * 2)
+                var run = BPERun(s: s, sym: sym, heap: .allocate(capacity: cap), heapCapacity: cap, trie: pieceTrie,
+                                 pairs: pairs!, scores: sc.baseAddress!, types: ty.baseAddress!, hasUnused: hasUnusedPieces)
+                defer { run.heap.deallocate() }
+                for i in 1..<max(count, 1) { run.tryAdd(Int32(i - 1), Int32(i)) }
+                while run.heapCount > 0 {
+                    let top = run.pop()
+                    let l = Int(top.left), r = Int(top.right)
+                    let ll = sym[l].length, rl = sym[r].length
+                    if ll == 0 || rl == 0 || ll + rl != top.size { continue }
+                    sym[l].length = ll + rl
+                    sym[l].id = top.id
+                    let rn = sym[r].next
+                    sym[l].next = rn
+                    if rn >= 0 { sym[Int(rn)].prev = top.left }
+                    sym[r].length = 0
+                    run.tryAdd(sym[l].prev, top.left)
+                    run.tryAdd(top.left, rn)
+                }
+                return collectBPE(s, sym, run.revMerge)
             }
         }
+    }
 
-        for i in 1..<max(count, 1) { tryAdd(Int32(i - 1), Int32(i)) }
-        while let top = heap.pop() {
-            let l = Int(top.left), r = Int(top.right)
-            if len[l] == 0 || len[r] == 0 || len[l] + len[r] != top.size { continue }
-            len[l] += len[r]
-            node[l] = top.node
-            next[l] = next[r]
-            if next[r] >= 0 { prev[Int(next[r])] = top.left }
-            len[r] = 0
-            tryAdd(prev[l], top.left)
-            tryAdd(top.left, next[l])
-        }
-
+    private func collectBPE(_ s: UnsafeBufferPointer<UInt8>, _ sym: UnsafeMutablePointer<BPESymbol>,
+                            _ revMerge: [[UInt8]: ([UInt8], [UInt8])]) -> [Segment] {
         var out: [Segment] = []
-        out.reserveCapacity(count)
         var i: Int32 = 0
+        let unused = UInt8(SentencePieceModel.PieceType.unused.rawValue)
         while i >= 0 {
-            let k = Int(i)
-            let nd = node[k]
-            var id: Int32 = nd >= 0 ? pieceTrie.value(nd) : -1
-            if id < 0 { id = idOfRange(s, Int(start[k]), Int(len[k])) }
+            let y = sym[Int(i)]
+            var id: Int32 = y.id
+            if id < 0 { id = idOfRange(s, Int(y.start), Int(y.length)) }
             if types[Int(id)] == unused && !revMerge.isEmpty {
-                resegment(Array(s[Int(start[k])..<Int(start[k] + len[k])]), at: start[k], revMerge, &out)
+                resegment(Array(s[Int(y.start)..<Int(y.start + y.length)]), at: y.start, revMerge, &out)
             } else {
-                out.append(Segment(start: start[k], length: len[k], id: id))
+                out.append(Segment(start: y.start, length: y.length, id: id))
             }
-            i = next[k]
+            i = y.next
         }
         return out
     }

@@ -26,6 +26,10 @@ public struct SentencePieceProcessor: Sendable {
     let minScore: Float, maxScore: Float
     /// Id of the unknown piece.
     public let unkId: Int
+    /// Whether any piece is UNUSED (BPE then records merges for re-segmentation).
+    let hasUnusedPieces: Bool
+    /// BPE merge lookup by piece-id pair (empty for other model types).
+    let pairs: PiecePairTable?
 
     /// Loads a model file (`tokenizer.model`).
     public init(contentsOf url: URL) throws {
@@ -89,6 +93,8 @@ public struct SentencePieceProcessor: Sendable {
         pieceTrie = trie; userTrie = user; self.reserved = reserved
         self.byteIds = byteIds; self.byteValues = byteValues
         minScore = minS; maxScore = maxS; unkId = unk
+        hasUnusedPieces = model.pieces.contains { $0.type == .unused }
+        pairs = model.trainerSpec.modelType == .bpe ? PiecePairTable(pieces: bytes, types: types, trie: trie) : nil
         normalizer = try SentencePieceNormalizer(spec: model.normalizerSpec,
                                                  treatWhitespaceAsSuffix: model.trainerSpec.treatWhitespaceAsSuffix,
                                                  userDefined: user)
