@@ -8,6 +8,8 @@ struct ByteTrie: Sendable {
     private var children: [Int32]
     private var mask: Int
     private var edgeCount = 0
+    /// Bitmap of the first bytes of all keys: lets `longestMatch` reject most positions without hashing.
+    private var firstBytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
     /// Root node index.
     static let root: Int32 = 0
@@ -61,6 +63,15 @@ struct ByteTrie: Sendable {
 
     /// Inserts `bytes` with `value`; an existing value is kept unless `overwrite`.
     mutating func insert<C: Collection>(_ bytes: C, value: Int32, overwrite: Bool = false) where C.Element == UInt8 {
+        if let f = bytes.first {
+            let bit = UInt64(1) << UInt64(f & 63)
+            switch f >> 6 {
+            case 0: firstBytes.0 |= bit
+            case 1: firstBytes.1 |= bit
+            case 2: firstBytes.2 |= bit
+            default: firstBytes.3 |= bit
+            }
+        }
         var node = Self.root
         for b in bytes {
             let next = child(node, b)
@@ -90,7 +101,20 @@ struct ByteTrie: Sendable {
     }
 
     /// Longest key that is a prefix of `buf[from..<end]`: (length in bytes, value), length 0 when none.
+    /// Whether some key starts with byte `b`.
+    @inline(__always) func mayStart(with b: UInt8) -> Bool {
+        let word: UInt64
+        switch b >> 6 {
+        case 0: word = firstBytes.0
+        case 1: word = firstBytes.1
+        case 2: word = firstBytes.2
+        default: word = firstBytes.3
+        }
+        return word & (UInt64(1) << UInt64(b & 63)) != 0
+    }
+
     func longestMatch(_ buf: UnsafeBufferPointer<UInt8>, from: Int, end: Int) -> (length: Int, value: Int32) {
+        if from >= end || !mayStart(with: buf[from]) { return (0, -1) }
         var node = Self.root
         var best = (0, Int32(-1))
         var i = from

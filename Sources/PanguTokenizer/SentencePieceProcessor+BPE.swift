@@ -126,14 +126,20 @@ extension SentencePieceProcessor {
                 f = l > 0
             }
             if l == 0 { l = min(UTF8Support.oneCharLength(s[pos]), n - pos) }
-            var nd = ByteTrie.root
-            var k = pos
-            while k < pos + l && nd >= 0 {
-                nd = pieceTrie.child(nd, s[k])
-                k += 1
+            var id: Int32
+            if l == 1 {
+                id = singleByteIds[Int(s[pos])]
+            } else {
+                var nd = ByteTrie.root
+                var k = pos
+                while k < pos + l && nd >= 0 {
+                    nd = pieceTrie.child(nd, s[k])
+                    k += 1
+                }
+                id = nd >= 0 ? pieceTrie.value(nd) : -1
             }
             sym[count] = BPESymbol(start: Int32(pos), length: Int32(l), prev: Int32(count - 1),
-                                   next: Int32(count + 1), id: nd >= 0 ? pieceTrie.value(nd) : -1, frozen: f)
+                                   next: Int32(count + 1), id: id, frozen: f)
             count += 1
             pos += l
         }

@@ -30,6 +30,8 @@ public struct SentencePieceProcessor: Sendable {
     let hasUnusedPieces: Bool
     /// BPE merge lookup by piece-id pair (empty for other model types).
     let pairs: PiecePairTable?
+    /// Id of the mergeable piece made of one byte, -1 if none (fast path for ASCII characters).
+    let singleByteIds: [Int32]
 
     /// Loads a model file (`tokenizer.model`).
     public init(contentsOf url: URL) throws {
@@ -94,6 +96,10 @@ public struct SentencePieceProcessor: Sendable {
         self.byteIds = byteIds; self.byteValues = byteValues
         minScore = minS; maxScore = maxS; unkId = unk
         hasUnusedPieces = model.pieces.contains { $0.type == .unused }
+        singleByteIds = (0..<256).map { b in
+            let nd = trie.child(ByteTrie.root, UInt8(b))
+            return nd >= 0 ? trie.value(nd) : -1
+        }
         pairs = model.trainerSpec.modelType == .bpe ? PiecePairTable(pieces: bytes, types: types, trie: trie) : nil
         normalizer = try SentencePieceNormalizer(spec: model.normalizerSpec,
                                                  treatWhitespaceAsSuffix: model.trainerSpec.treatWhitespaceAsSuffix,
