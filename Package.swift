@@ -34,7 +34,7 @@ let package = Package(
         // Layer 1: weight files (safetensors, GGUF), memory-mapped, validated.
         .target(name: "PanguWeights", dependencies: ["PanguTensor"], swiftSettings: fastMath),
         // Independent: SentencePiece tokenizer + Hugging Face conventions + streaming detokenizer.
-        .target(name: "PanguTokenizer"),
+        .target(name: "PanguTokenizer", resources: [.copy("Resources")]),
         // Independent: Jinja chat templates, thinking modes, reasoning splitter.
         .target(name: "PanguChat"),
         // Layer 2: model architectures (one file each), shared blocks, registry.
@@ -47,6 +47,7 @@ let package = Package(
             name: "pangu",
             dependencies: ["PanguEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath),
+        .executableTarget(name: "tokenizer-bench", dependencies: ["PanguTokenizer"], swiftSettings: fastMath),
         // Fixture builders and golden-file helpers for the test targets.
         .target(name: "PanguTestSupport", dependencies: ["PanguEngine"]),
         .testTarget(name: "PanguTensorTests", dependencies: ["PanguTensor", "PanguTestSupport"]),

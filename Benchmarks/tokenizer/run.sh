@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Tokenizer throughput: Swift (release, tokenizer-bench) vs Python sentencepiece (C++), same model, same corpus,
+# same run, single thread. Usage: Benchmarks/tokenizer/run.sh [model] [megabytes]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MODEL="${1:-Sources/PanguTokenizer/Resources/tiny-pangu/tokenizer.model}"
+MB="${2:-4}"
+SCRATCH="${SCRATCH:-.build-tok}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+python3 Benchmarks/tokenizer/make_corpus.py "$WORK/corpus.txt" "$MB"
+swift build -c release --scratch-path "$SCRATCH" --product tokenizer-bench >/dev/null
+BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/tokenizer-bench"
+echo "model: $MODEL, corpus: $(wc -c <"$WORK/corpus.txt") bytes"
+SW="$("$BIN" "$MODEL" "$WORK/corpus.txt" 5)"
+PY="$(python3 Benchmarks/tokenizer/bench.py "$MODEL" "$WORK/corpus.txt" 5)"
+echo "$SW"
+echo "$PY"
+SWMB=$(echo "$SW" | sed -n 's/^swift: \([0-9.]*\) MB\/s.*/\1/p')
+PYMB=$(echo "$PY" | sed -n 's/^python-batch: \([0-9.]*\) MB\/s.*/\1/p')
+SWSUM=$(echo "$SW" | sed -n 's/.*checksum \([0-9a-f]*\)$/\1/p')
+PYSUM=$(echo "$PY" | sed -n 's/^python-batch:.*checksum \([0-9a-f]*\)$/\1/p')
+python3 -c "print(f'ratio swift/python-batch: {$SWMB / $PYMB:.2f}x')"
+if [ "$SWSUM" = "$PYSUM" ]; then echo "ids identical (checksum $SWSUM)"; else echo "IDS DIFFER: swift $SWSUM python $PYSUM"; exit 1; fi

@@ -1,1 +1,0 @@
-// Module PanguTokenizer. See README.md for the layer map.
