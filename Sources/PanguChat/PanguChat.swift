@@ -1,1 +1,0 @@
-// Module PanguChat. See README.md for the layer map.
