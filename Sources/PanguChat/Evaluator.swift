@@ -201,8 +201,10 @@ final class Evaluator {
         case let .literal(v, _): return v
         case let .name(n, _):
             return scope.lookup(n) ?? .undefined("'\(n)' is undefined")
-        case let .list(items, _), let .tuple(items, _):
+        case let .list(items, _):
             return .array(try items.map { try eval($0, scope) })
+        case let .tuple(items, _):
+            return .tuple(try items.map { try eval($0, scope) })
         case let .dict(pairs, pos):
             var d = OrderedDictionary()
             for (k, v) in pairs {

@@ -6,7 +6,7 @@ private func str(_ v: JinjaValue) -> String { v.stringValue }
 private func lengthOf(_ v: JinjaValue) throws -> Int {
     switch v {
     case let .string(s): return s.unicodeScalars.count
-    case let .array(a): return a.count
+    case let .array(a), let .tuple(a): return a.count
     case let .dict(d): return d.count
     case .undefined: return 0
     default: throw TemplateRuntimeFailure("object of type '\(v.typeName)' has no len()")
@@ -120,9 +120,9 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         let cs = a[0, "case_sensitive"]?.truthy ?? false
         let byValue = (a[1, "by"].map(str) ?? "key") == "value"
         let rev = a[2, "reverse"]?.truthy ?? false
-        let items = d.pairs.map { JinjaValue.array([.string($0.0), $0.1]) }
+        let items = d.pairs.map { JinjaValue.tuple([.string($0.0), $0.1]) }
         return .array(try stableSort(items, key: { item in
-            guard case let .array(kv) = item else { return item }
+            guard let kv = item.sequenceItems else { return item }
             return sortKey(byValue ? kv[1] : kv[0], caseSensitive: cs)
         }, reverse: rev))
     case "e", "escape", "forceescape": return .string(htmlEscape(str(v)))
@@ -144,7 +144,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         default: return dflt
         }
     case "format":
-        return try binaryOp("%", v, .array(p))
+        return try binaryOp("%", v, .tuple(p))
     case "indent":
         let widthV = a[0, "width"] ?? .int(4)
         let indention: String
@@ -166,7 +166,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
     case "items":
         if v.isUndefined { return .array([]) }
         guard case let .dict(d) = v else { throw TemplateRuntimeFailure("Can only get item pairs from a mapping.") }
-        return .array(d.pairs.map { .array([.string($0.0), $0.1]) })
+        return .array(d.pairs.map { .tuple([.string($0.0), $0.1]) })
     case "join":
         var items = try iterate(v)
         if let attr = a[1, "attribute"] { items = try items.map { try attrPath($0, attr) } }
@@ -251,7 +251,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         if let ind = a[1, "indent"], !(ind == .none) {
             if case let .string(s) = ind { o.indent = s } else { o.indent = String(repeating: " ", count: try intValue(ind)) }
         }
-        if let sep = a[2, "separators"], case let .array(pair) = sep, pair.count == 2 {
+        if let sep = a[2, "separators"], let pair = sep.sequenceItems, pair.count == 2 {
             o.itemSeparator = str(pair[0]); o.keySeparator = str(pair[1])
         }
         o.sortKeys = a[3, "sort_keys"]?.truthy ?? false
@@ -307,9 +307,9 @@ func runTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bo
     case "string": if case .string = v { return true }; return false
     case "mapping": if case .dict = v { return true }; return false
     case "sequence":
-        switch v { case .string, .array, .dict: return true; default: return false }
+        switch v { case .string, .array, .tuple, .dict: return true; default: return false }
     case "iterable":
-        switch v { case .string, .array, .dict, .undefined: return true; default: return false }
+        switch v { case .string, .array, .tuple, .dict, .undefined: return true; default: return false }
     case "callable": if case .callable = v { return true }; return false
     case "lower": if case let .string(s) = v { return s.contains { $0.isLetter } && s.lowercased() == s }; return false
     case "upper": if case let .string(s) = v { return s.contains { $0.isLetter } && s.uppercased() == s }; return false

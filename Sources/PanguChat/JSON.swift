@@ -59,7 +59,7 @@ public enum JSONCoding {
                 out += pythonFloatRepr(d)
             }
         case let .string(s): out += quote(s, ascii: options.ensureASCII)
-        case let .array(a):
+        case let .array(a), let .tuple(a):
             if a.isEmpty { out += "[]"; return }
             out += "["
             for (i, x) in a.enumerated() {

@@ -142,7 +142,7 @@ func boundMethod(_ v: JinjaValue, _ name: String) -> JinjaValue? {
             return m { a in
                 let pre = a[0, "prefix"] ?? .none
                 let cands: [JinjaValue]
-                if case let .array(xs) = pre { cands = xs } else { cands = [pre] }
+                if let xs = pre.sequenceItems { cands = xs } else { cands = [pre] }
                 for c in cands {
                     let t = try toStr(c, "\(name) first arg")
                     if name == "startswith" ? s.unicodeScalars.starts(with: t.unicodeScalars)
@@ -187,7 +187,7 @@ func boundMethod(_ v: JinjaValue, _ name: String) -> JinjaValue? {
         }
     case let .dict(d):
         switch name {
-        case "items": return m { _ in .array(d.pairs.map { .array([.string($0.0), $0.1]) }) }
+        case "items": return m { _ in .array(d.pairs.map { .tuple([.string($0.0), $0.1]) }) }
         case "keys": return m { _ in .array(d.keys.map { .string($0) }) }
         case "values": return m { _ in .array(d.values) }
         case "get":
@@ -199,7 +199,7 @@ func boundMethod(_ v: JinjaValue, _ name: String) -> JinjaValue? {
         case "copy": return m { _ in v }
         default: return nil
         }
-    case let .array(arr):
+    case let .array(arr), let .tuple(arr):
         switch name {
         case "index":
             return m { a in

@@ -52,7 +52,7 @@ func getItem(_ v: JinjaValue, _ key: JinjaValue) throws -> JinjaValue {
     case let .dict(d):
         if case let .string(k) = key, let x = d[k] { return x }
         if case .string = key {} else if let x = d[key.repr] { return x }
-    case let .array(a):
+    case let .array(a), let .tuple(a):
         if case let .int(i) = key.numeric ?? .none, !(key.isBool) {
             let j = i < 0 ? a.count + i : i
             if j >= 0 && j < a.count { return a[j] }
@@ -110,6 +110,7 @@ private func sliceIndices(_ count: Int, _ a: JinjaValue?, _ b: JinjaValue?, _ c:
 func slice(_ v: JinjaValue, _ a: JinjaValue?, _ b: JinjaValue?, _ c: JinjaValue?) throws -> JinjaValue {
     switch v {
     case let .array(arr): return .array(try sliceIndices(arr.count, a, b, c).map { arr[$0] })
+    case let .tuple(arr): return .tuple(try sliceIndices(arr.count, a, b, c).map { arr[$0] })
     case let .string(s):
         let u = Array(s.unicodeScalars)
         var out = String.UnicodeScalarView()
@@ -123,7 +124,7 @@ func slice(_ v: JinjaValue, _ a: JinjaValue?, _ b: JinjaValue?, _ c: JinjaValue?
 /// Python iteration: lists, strings (characters), dicts (keys); undefined iterates as empty.
 func iterate(_ v: JinjaValue) throws -> [JinjaValue] {
     switch v {
-    case let .array(a): return a
+    case let .array(a), let .tuple(a): return a
     case let .dict(d): return d.keys.map { .string($0) }
     case let .string(s): return s.unicodeScalars.map { .string(String(Character($0))) }
     case .undefined: return []
@@ -159,6 +160,7 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
     switch (op, a, b) {
     case let ("+", .string(x), .string(y)): return .string(x + y)
     case let ("+", .array(x), .array(y)): return .array(x + y)
+    case let ("+", .tuple(x), .tuple(y)): return .tuple(x + y)
     case let ("*", .string(s), n), let ("*", n, .string(s)):
         guard case let .int(k)? = n.numeric else { throw unsupported }
         return .string(String(repeating: s, count: max(0, k)))
@@ -218,7 +220,7 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
 /// Minimal printf-style `'%s' % x` / `'%d' % x` support.
 private func percentFormat(_ fmt: String, _ args: JinjaValue) throws -> String {
     var queue: [JinjaValue]
-    if case let .array(a) = args { queue = a } else { queue = [args] }
+    if case let .tuple(a) = args { queue = a } else { queue = [args] }
     var out = ""
     var it = fmt.makeIterator()
     while let c = it.next() {
@@ -248,7 +250,7 @@ func lessThan(_ a: JinjaValue, _ b: JinjaValue, op: String = "<") throws -> Bool
     }
     switch (a, b) {
     case let (.string(x), .string(y)): return x.unicodeScalars.lexicographicallyPrecedes(y.unicodeScalars)
-    case let (.array(x), .array(y)):
+    case let (.array(x), .array(y)), let (.tuple(x), .tuple(y)):
         for (p, q) in zip(x, y) where p != q { return try lessThan(p, q, op: op) }
         return x.count < y.count
     default:
@@ -266,7 +268,7 @@ func contains(_ haystack: JinjaValue, _ needle: JinjaValue) throws -> Bool {
             throw TemplateRuntimeFailure("'in <string>' requires string as left operand, not \(needle.typeName)")
         }
         return n.isEmpty || s.contains(n)
-    case let .array(a): return a.contains(needle)
+    case let .array(a), let .tuple(a): return a.contains(needle)
     case let .dict(d):
         if case let .string(k) = needle { return d[k] != nil }
         return false

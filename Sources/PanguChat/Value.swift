@@ -79,6 +79,8 @@ public enum JinjaValue: Sendable, Equatable {
     case string(String)
     /// Python `list` (tuples are represented as lists too).
     case array([JinjaValue])
+    /// Python `tuple` (tuple literals, `dict.items()` pairs); behaves like a list except for printing.
+    case tuple([JinjaValue])
     /// Python `dict` with string keys, insertion ordered.
     case dict(OrderedDictionary)
     /// A `namespace()` object.
@@ -91,7 +93,7 @@ public enum JinjaValue: Sendable, Equatable {
         switch (a, b) {
         case (.undefined, .undefined), (.none, .none): return true
         case let (.string(x), .string(y)): return x == y
-        case let (.array(x), .array(y)): return x == y
+        case let (.array(x), .array(y)), let (.tuple(x), .tuple(y)): return x == y
         case let (.dict(x), .dict(y)): return x == y
         case let (.namespace(x), .namespace(y)): return x === y
         case let (.callable(x), .callable(y)): return x === y
@@ -109,6 +111,14 @@ public enum JinjaValue: Sendable, Equatable {
         switch self {
         case .int, .double: return self
         case let .bool(b): return .int(b ? 1 : 0)
+        default: return nil
+        }
+    }
+
+    /// Elements of a list or tuple.
+    var sequenceItems: [JinjaValue]? {
+        switch self {
+        case let .array(a), let .tuple(a): return a
         default: return nil
         }
     }
@@ -133,7 +143,7 @@ public enum JinjaValue: Sendable, Equatable {
         case let .int(i): return i != 0
         case let .double(d): return d != 0
         case let .string(s): return !s.isEmpty
-        case let .array(a): return !a.isEmpty
+        case let .array(a), let .tuple(a): return !a.isEmpty
         case let .dict(d): return d.count > 0
         case .namespace, .callable: return true
         }
@@ -149,6 +159,7 @@ public enum JinjaValue: Sendable, Equatable {
         case .double: return "float"
         case .string: return "str"
         case .array: return "list"
+        case .tuple: return "tuple"
         case .dict: return "dict"
         case .namespace: return "Namespace"
         case .callable: return "function"
@@ -174,6 +185,7 @@ public enum JinjaValue: Sendable, Equatable {
         case let .double(d): return pythonFloatRepr(d)
         case let .string(s): return pythonStringRepr(s)
         case let .array(a): return "[" + a.map(\.repr).joined(separator: ", ") + "]"
+        case let .tuple(a): return "(" + a.map(\.repr).joined(separator: ", ") + (a.count == 1 ? ",)" : ")")
         case let .dict(d):
             return "{" + d.pairs.map { pythonStringRepr($0.0) + ": " + $0.1.repr }.joined(separator: ", ") + "}"
         case let .namespace(n):
