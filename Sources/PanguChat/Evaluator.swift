@@ -186,7 +186,7 @@ final class Evaluator {
                     s.vars[name] = .undefined("parameter '\(name)' was not provided")
                 }
             }
-            s.vars["varargs"] = .array(args.count > def.params.count ? Array(args[def.params.count...]) : [])
+            s.vars["varargs"] = .tuple(args.count > def.params.count ? Array(args[def.params.count...]) : [])
             s.vars["kwargs"] = .dict(OrderedDictionary(kw))
             var buf = ""
             try self.render(def.body, s, &buf)

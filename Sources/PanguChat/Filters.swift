@@ -66,8 +66,17 @@ private func toInt(_ v: JinjaValue, _ dflt: JinjaValue, base: Int) -> JinjaValue
     case let .double(d): return d.isFinite && abs(d) < 9.2e18 ? .int(Int(d)) : dflt
     case let .string(s):
         let t = (try? pyStrip(s, nil, mode: 0)) ?? s
-        let clean = t.replacingOccurrences(of: "_", with: "")
-        if let i = Int(clean, radix: base) { return .int(i) }
+        var clean = t.replacingOccurrences(of: "_", with: "")
+        var neg = false
+        if clean.hasPrefix("-") || clean.hasPrefix("+") { neg = clean.hasPrefix("-"); clean.removeFirst() }
+        var b = base
+        let lower = clean.lowercased()
+        for (pfx, pb) in [("0x", 16), ("0o", 8), ("0b", 2)] where lower.hasPrefix(pfx) && (base == pb || base == 0) {
+            clean = String(clean.dropFirst(2)); b = pb
+        }
+        if b == 0 { b = 10 }
+        if let i = Int(clean, radix: b) { return .int(neg ? -i : i) }
+        if neg { clean = "-" + clean }
         if base == 10, let d = Double(clean), d.isFinite, abs(d) < 9.2e18, !clean.lowercased().contains("n") {
             return .int(Int(d))
         }
@@ -87,7 +96,17 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         case let .double(d)?: return .double(abs(d))
         default: throw TemplateRuntimeFailure("bad operand type for abs(): '\(v.typeName)'")
         }
-    case "attr": return try getAttribute(v, str(a[0, "name"] ?? .none))
+    case "attr":
+        // jinja2's attr filter only does getattr (no item fallback).
+        let n = str(a[0, "name"] ?? .none)
+        switch v {
+        case .dict, .array, .tuple:
+            if case let .dict(d) = v, d[n] != nil, boundMethod(v, n) == nil {
+                return .undefined("'\(objectName(v))' has no attribute '\(n)'")
+            }
+            return try getAttribute(v, n)
+        default: return try getAttribute(v, n)
+        }
     case "batch":
         let n = try intValue(a[0, "linecount"])
         if n <= 0 { throw TemplateRuntimeFailure("batch size must be positive") }
@@ -205,6 +224,10 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         let method = a[1, "method"].map(str) ?? "common"
         if case .int = v, method == "common" { return v }
         guard let n = v.numeric else { throw TemplateRuntimeFailure("type \(v.typeName) doesn't define __round__ method") }
+        if method == "common" && prec >= 0 && n.asDouble.isFinite {
+            // Python's round(): correctly rounded half-even on the exact binary value, like printf.
+            return .double(Double(String(format: "%.\(prec)f", n.asDouble)) ?? n.asDouble)
+        }
         let scale = pow(10.0, Double(prec))
         let x = n.asDouble * scale
         let rule: FloatingPointRoundingRule = method == "ceil" ? .up : method == "floor" ? .down : .toNearestOrEven
@@ -310,7 +333,8 @@ func runTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bo
         switch v { case .string, .array, .tuple, .dict: return true; default: return false }
     case "iterable":
         switch v { case .string, .array, .tuple, .dict, .undefined: return true; default: return false }
-    case "callable": if case .callable = v { return true }; return false
+    case "callable":
+        switch v { case .callable, .undefined: return true; default: return false }
     case "lower": if case let .string(s) = v { return s.contains { $0.isLetter } && s.lowercased() == s }; return false
     case "upper": if case let .string(s) = v { return s.contains { $0.isLetter } && s.uppercased() == s }; return false
     case "odd", "even":

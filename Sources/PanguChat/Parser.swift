@@ -121,7 +121,6 @@ struct Parser {
         case "with":
             var assigns: [(Target, Expr)] = []
             while case .name = cur.kind {
-                if !assigns.isEmpty { try expectOp(",") }
                 let t = try parseAssignTarget()
                 try expectOp("=")
                 assigns.append((t, try parseExpression()))
