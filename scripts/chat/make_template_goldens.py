@@ -22,6 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from templates import SPECIAL, TEMPLATES, TOOL_TEMPLATES  # noqa: E402
 from snippets import SNIPPETS  # noqa: E402
+from stream_goldens import stream_goldens  # noqa: E402
 
 FIXED_NOW = datetime(2024, 7, 26, 14, 5, 9)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -193,6 +194,9 @@ def main():
     snips = {"jinja2_version": jinja2.__version__, "fixed_now": FIXED_NOW.isoformat(), "cases": snippet_cases()}
     with open(os.path.join(OUT, "snippet_goldens.json"), "w", encoding="utf-8") as f:
         json.dump(snips, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    with open(os.path.join(OUT, "stream_goldens.json"), "w", encoding="utf-8") as f:
+        json.dump(stream_goldens(), f, ensure_ascii=False, indent=1)
         f.write("\n")
     n_err = sum(1 for c in data["cases"] if "error" in c)
     s_err = sum(1 for c in snips["cases"] if "error" in c)
