@@ -177,9 +177,11 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
     }
     if case let .int(i) = x, case let .int(j) = y {
         switch op {
-        case "+": return .int(i &+ j)
-        case "-": return .int(i &- j)
-        case "*": return .int(i &* j)
+        case "+", "-", "*":
+            let (r, o) = op == "+" ? i.addingReportingOverflow(j) : op == "-" ? i.subtractingReportingOverflow(j)
+                : i.multipliedReportingOverflow(by: j)
+            if o { throw TemplateRuntimeFailure("integer overflow (Python would use a big int)") }
+            return .int(r)
         case "/":
             if j == 0 { throw TemplateRuntimeFailure("division by zero") }
             return .double(Double(i) / Double(j))
@@ -192,7 +194,11 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
         case "**":
             if j < 0 { return .double(pow(Double(i), Double(j))) }
             var r = 1
-            for _ in 0..<j { r = r &* i }
+            for _ in 0..<j {
+                let (m, o) = r.multipliedReportingOverflow(by: i)
+                if o { throw TemplateRuntimeFailure("integer overflow (Python would use a big int)") }
+                r = m
+            }
             return .int(r)
         default: throw unsupported
         }
