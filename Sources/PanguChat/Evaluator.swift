@@ -121,8 +121,8 @@ final class Evaluator {
                 throw failure("expected a call expression in call block", pos)
             }
             let f = try eval(fnExpr, scope)
-            let a = try argExprs.map { try eval($0, scope) }
-            let k = try kwExprs.map { ($0.0, try eval($0.1, scope)) } + [("caller", JinjaValue.callable(caller))]
+            var (a, k) = try evalArgs(argExprs, kwExprs, scope, cpos)
+            k.append(("caller", .callable(caller)))
             guard case let .callable(c) = f else { throw failure("'\(f.typeName)' object is not callable", cpos) }
             out += try positioned(cpos) { try c.body(a, k) }.stringValue
         case let .filterBlock(filters, body, pos):
@@ -230,8 +230,7 @@ final class Evaluator {
             return try positioned(pos) { try slice(v, av, bv, cv) }
         case let .call(fn, args, kwargs, pos):
             let f = try eval(fn, scope)
-            let a = try args.map { try eval($0, scope) }
-            let k = try kwargs.map { ($0.0, try eval($0.1, scope)) }
+            let (a, k) = try evalArgs(args, kwargs, scope, pos)
             return try positioned(pos) {
                 switch f {
                 case let .callable(c): return try c.body(a, k)
@@ -243,7 +242,7 @@ final class Evaluator {
             return try applyFilter(name, try eval(base, scope), args, kwargs, scope, pos)
         case let .test(base, name, args, negated, pos):
             let v = try eval(base, scope)
-            let a = try args.map { try eval($0, scope) }
+            let (a, _) = try evalArgs(args, [], scope, pos)
             let r = try positioned(pos) { try runTest(name, v, a) }
             return .bool(negated ? !r : r)
         case let .unary(op, x, pos):
@@ -284,8 +283,27 @@ final class Evaluator {
 
     func applyFilter(_ name: String, _ value: JinjaValue, _ args: [Expr], _ kwargs: [(String, Expr)], _ scope: Scope,
                      _ pos: SourcePos) throws -> JinjaValue {
-        let a = try args.map { try eval($0, scope) }
-        let k = try kwargs.map { ($0.0, try eval($0.1, scope)) }
+        let (a, k) = try evalArgs(args, kwargs, scope, pos)
         return try positioned(pos) { try runFilter(name, value, a, k) }
+    }
+
+    /// Evaluates call arguments, expanding `*iterable` and `**mapping` splats.
+    func evalArgs(_ args: [Expr], _ kwargs: [(String, Expr)], _ scope: Scope,
+                  _ pos: SourcePos) throws -> ([JinjaValue], [(String, JinjaValue)]) {
+        var a: [JinjaValue] = [], k: [(String, JinjaValue)] = []
+        for e in args {
+            if case let .unary("*", inner, _) = e {
+                let v = try eval(inner, scope)
+                a += try positioned(pos) { try iterate(v) }
+            } else { a.append(try eval(e, scope)) }
+        }
+        for (name, e) in kwargs {
+            let v = try eval(e, scope)
+            if name == "**" {
+                guard case let .dict(d) = v else { throw failure("argument after ** must be a mapping", pos) }
+                k += d.pairs
+            } else { k.append((name, v)) }
+        }
+        return (a, k)
     }
 }

@@ -87,10 +87,12 @@ func pyTitle(_ s: String) -> String {
     return out
 }
 
-/// Python `str.capitalize()`.
+/// Python `str.capitalize()`: first character titlecased, the rest lowercased.
 func pyCapitalize(_ s: String) -> String {
-    guard let f = s.first else { return s }
-    return f.uppercased() + s.dropFirst().lowercased()
+    guard let f = s.unicodeScalars.first else { return s }
+    var rest = String.UnicodeScalarView()
+    rest.append(contentsOf: s.unicodeScalars.dropFirst())
+    return f.properties.titlecaseMapping + String(rest).lowercased()
 }
 
 private func toStr(_ v: JinjaValue?, _ what: String) throws -> String {

@@ -2,20 +2,20 @@
 // condexpr < or < and < not < compare < +,- < ~ < *,/,//,% < ** < unary < postfix/filters/tests.
 
 struct Parser {
-    private let tokens: [Token]
-    private var p = 0
+    let tokens: [Token]
+    var p = 0
 
     init(tokens: [Token]) { self.tokens = tokens }
 
-    private var cur: Token { tokens[p] }
-    private var next: Token { tokens[min(p + 1, tokens.count - 1)] }
+    var cur: Token { tokens[p] }
+    var next: Token { tokens[min(p + 1, tokens.count - 1)] }
 
-    private func fail(_ m: String, _ t: Token? = nil) -> ChatTemplateError {
+    func fail(_ m: String, _ t: Token? = nil) -> ChatTemplateError {
         let pos = (t ?? cur).pos
         return ChatTemplateError(m, line: pos.line, column: pos.column)
     }
 
-    private func describe(_ k: TokenKind) -> String {
+    func describe(_ k: TokenKind) -> String {
         switch k {
         case let .text(s): return "text \(pythonStringRepr(s))"
         case .varBegin: return "begin of print statement"
@@ -31,21 +31,21 @@ struct Parser {
         }
     }
 
-    private func isOp(_ o: String) -> Bool { if case let .op(x) = cur.kind { return x == o } else { return false } }
-    private func isName(_ n: String) -> Bool { if case let .name(x) = cur.kind { return x == n } else { return false } }
+    func isOp(_ o: String) -> Bool { if case let .op(x) = cur.kind { return x == o } else { return false } }
+    func isName(_ n: String) -> Bool { if case let .name(x) = cur.kind { return x == n } else { return false } }
 
-    private mutating func expectOp(_ o: String) throws {
+    mutating func expectOp(_ o: String) throws {
         guard isOp(o) else { throw fail("expected token '\(o)', got '\(describe(cur.kind))'") }
         p += 1
     }
 
-    private mutating func expectName() throws -> String {
+    mutating func expectName() throws -> String {
         guard case let .name(n) = cur.kind else { throw fail("expected token 'name', got '\(describe(cur.kind))'") }
         p += 1
         return n
     }
 
-    private mutating func expectBlockEnd() throws {
+    mutating func expectBlockEnd() throws {
         guard case .blockEnd = cur.kind else { throw fail("expected token 'end of statement block', got '\(describe(cur.kind))'") }
         p += 1
     }
@@ -59,7 +59,7 @@ struct Parser {
     }
 
     /// Parses nodes until a block tag named in `ends`; returns the tag found, positioned after its name.
-    private mutating func subparse(_ ends: Set<String>) throws -> ([Node], String?) {
+    mutating func subparse(_ ends: Set<String>) throws -> ([Node], String?) {
         var nodes: [Node] = []
         while true {
             let t = cur
@@ -90,7 +90,7 @@ struct Parser {
         }
     }
 
-    private mutating func parseStatement(_ tag: String) throws -> [Node]? {
+    mutating func parseStatement(_ tag: String) throws -> [Node]? {
         let start = cur
         p += 1
         switch tag {
@@ -147,12 +147,12 @@ struct Parser {
         }
     }
 
-    private mutating func skipEndTag() throws {
+    mutating func skipEndTag() throws {
         // jinja2 allows an optional repeated name after endmacro/endblock only; we accept end immediately.
         try expectBlockEnd()
     }
 
-    private mutating func parseSignature() throws -> [(String, Expr?)] {
+    mutating func parseSignature() throws -> [(String, Expr?)] {
         try expectOp("(")
         var params: [(String, Expr?)] = []
         while !isOp(")") {
@@ -165,7 +165,7 @@ struct Parser {
         return params
     }
 
-    private mutating func parseIf() throws -> Node {
+    mutating func parseIf() throws -> Node {
         var branches: [(Expr, [Node])] = []
         var cond = try parseTuple(withCondexpr: false)
         try expectBlockEnd()
@@ -188,7 +188,7 @@ struct Parser {
         }
     }
 
-    private mutating func parseFor(_ start: Token) throws -> Node {
+    mutating func parseFor(_ start: Token) throws -> Node {
         let target = try parseAssignTarget(extraEnd: ["in"])
         guard isName("in") else { throw fail("expected token 'in', got '\(describe(cur.kind))'") }
         p += 1
@@ -209,7 +209,7 @@ struct Parser {
                         recursive: recursive, start.pos)
     }
 
-    private mutating func parseSet(_ start: Token) throws -> Node {
+    mutating func parseSet(_ start: Token) throws -> Node {
         let target = try parseAssignTarget(withNamespace: true)
         if isOp("=") {
             p += 1
@@ -225,7 +225,7 @@ struct Parser {
         return .setBlock(target, body, filters, start.pos)
     }
 
-    private mutating func parseAssignTarget(extraEnd: Set<String> = [], withNamespace: Bool = false) throws -> Target {
+    mutating func parseAssignTarget(extraEnd: Set<String> = [], withNamespace: Bool = false) throws -> Target {
         func one(_ me: inout Parser) throws -> Target {
             if me.isOp("(") {
                 me.p += 1
@@ -252,7 +252,7 @@ struct Parser {
         return sawComma ? .tuple(items) : items[0]
     }
 
-    private mutating func parseFilterChain(first: Bool) throws -> [(String, [Expr], [(String, Expr)])] {
+    mutating func parseFilterChain(first: Bool) throws -> [(String, [Expr], [(String, Expr)])] {
         var out: [(String, [Expr], [(String, Expr)])] = []
         var needPipe = !first
         while true {
@@ -265,271 +265,5 @@ struct Parser {
             out.append((name, args, kwargs))
         }
         return out
-    }
-
-    // MARK: expressions
-
-    private func atTupleEnd(_ extraEnd: Set<String>) -> Bool {
-        switch cur.kind {
-        case .varEnd, .blockEnd, .eof: return true
-        case let .op(o): return o == ")" || o == "]" || o == "}" || o == "="
-        case let .name(n): return extraEnd.contains(n)
-        default: return false
-        }
-    }
-
-    mutating func parseTuple(withCondexpr: Bool = true, extraEnd: Set<String> = [], explicitParens: Bool = false) throws -> Expr {
-        let start = cur.pos
-        var items: [Expr] = []
-        var sawComma = false
-        while true {
-            if !items.isEmpty {
-                guard isOp(",") else { break }
-                p += 1
-                sawComma = true
-            }
-            if atTupleEnd(extraEnd) { break }
-            items.append(withCondexpr ? try parseExpression() : try parseOr())
-        }
-        if !sawComma {
-            if let f = items.first { return f }
-            if !explicitParens { throw fail("Expected an expression, got '\(describe(cur.kind))'") }
-        }
-        return .tuple(items, start)
-    }
-
-    mutating func parseExpression() throws -> Expr {
-        var e = try parseOr()
-        while isName("if") {
-            let pos = cur.pos
-            p += 1
-            let cond = try parseOr()
-            var other: Expr? = nil
-            if isName("else") { p += 1; other = try parseExpression() }
-            e = .conditional(test: cond, then: e, otherwise: other, pos)
-        }
-        return e
-    }
-
-    private mutating func parseOr() throws -> Expr {
-        var e = try parseAnd()
-        while isName("or") { let pos = cur.pos; p += 1; e = .or(e, try parseAnd(), pos) }
-        return e
-    }
-
-    private mutating func parseAnd() throws -> Expr {
-        var e = try parseNot()
-        while isName("and") { let pos = cur.pos; p += 1; e = .and(e, try parseNot(), pos) }
-        return e
-    }
-
-    private mutating func parseNot() throws -> Expr {
-        if isName("not") { let pos = cur.pos; p += 1; return .unary("not", try parseNot(), pos) }
-        return try parseCompare()
-    }
-
-    private mutating func parseCompare() throws -> Expr {
-        let pos = cur.pos
-        let e = try parseMath1()
-        var ops: [(String, Expr)] = []
-        while true {
-            if case let .op(o) = cur.kind, ["==", "!=", "<", ">", "<=", ">="].contains(o) {
-                p += 1
-                ops.append((o, try parseMath1()))
-            } else if isName("in") {
-                p += 1
-                ops.append(("in", try parseMath1()))
-            } else if isName("not"), case .name("in") = next.kind {
-                p += 2
-                ops.append(("notin", try parseMath1()))
-            } else { break }
-        }
-        return ops.isEmpty ? e : .compare(e, ops, pos)
-    }
-
-    private mutating func parseMath1() throws -> Expr {
-        var e = try parseConcat()
-        while case let .op(o) = cur.kind, o == "+" || o == "-" {
-            let pos = cur.pos
-            p += 1
-            e = .binary(o, e, try parseConcat(), pos)
-        }
-        return e
-    }
-
-    private mutating func parseConcat() throws -> Expr {
-        var e = try parseMath2()
-        while isOp("~") { let pos = cur.pos; p += 1; e = .binary("~", e, try parseMath2(), pos) }
-        return e
-    }
-
-    private mutating func parseMath2() throws -> Expr {
-        var e = try parsePow()
-        while case let .op(o) = cur.kind, ["*", "/", "//", "%"].contains(o) {
-            let pos = cur.pos
-            p += 1
-            e = .binary(o, e, try parsePow(), pos)
-        }
-        return e
-    }
-
-    private mutating func parsePow() throws -> Expr {
-        var e = try parseUnary()
-        while isOp("**") { let pos = cur.pos; p += 1; e = .binary("**", e, try parseUnary(), pos) }
-        return e
-    }
-
-    private mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
-        var e: Expr
-        let pos = cur.pos
-        if isOp("-") { p += 1; e = .unary("-", try parseUnary(withFilter: false), pos) } else if isOp("+") {
-            p += 1
-            e = .unary("+", try parseUnary(withFilter: false), pos)
-        } else { e = try parsePrimary() }
-        e = try parsePostfix(e)
-        if withFilter { e = try parseFilterExpr(e) }
-        return e
-    }
-
-    private mutating func parsePrimary() throws -> Expr {
-        let t = cur
-        switch t.kind {
-        case let .name(n):
-            p += 1
-            switch n {
-            case "true", "True": return .literal(.bool(true), t.pos)
-            case "false", "False": return .literal(.bool(false), t.pos)
-            case "none", "None": return .literal(.none, t.pos)
-            default: return .name(n, t.pos)
-            }
-        case var .string(s):
-            p += 1
-            while case let .string(more) = cur.kind { s += more; p += 1 }
-            return .literal(.string(s), t.pos)
-        case let .int(i): p += 1; return .literal(.int(i), t.pos)
-        case let .float(d): p += 1; return .literal(.double(d), t.pos)
-        case .op("("):
-            p += 1
-            let e = try parseTuple(explicitParens: true)
-            try expectOp(")")
-            return e
-        case .op("["):
-            p += 1
-            var items: [Expr] = []
-            while !isOp("]") {
-                if !items.isEmpty { try expectOp(",") }
-                if isOp("]") { break }
-                items.append(try parseExpression())
-            }
-            try expectOp("]")
-            return .list(items, t.pos)
-        case .op("{"):
-            p += 1
-            var items: [(Expr, Expr)] = []
-            while !isOp("}") {
-                if !items.isEmpty { try expectOp(",") }
-                if isOp("}") { break }
-                let k = try parseExpression()
-                try expectOp(":")
-                items.append((k, try parseExpression()))
-            }
-            try expectOp("}")
-            return .dict(items, t.pos)
-        default:
-            throw fail("unexpected '\(describe(t.kind))'")
-        }
-    }
-
-    private mutating func parsePostfix(_ base: Expr) throws -> Expr {
-        var e = base
-        while true {
-            let pos = cur.pos
-            if isOp(".") {
-                p += 1
-                switch cur.kind {
-                case let .name(n): p += 1; e = .attribute(e, n, pos)
-                case let .int(i): p += 1; e = .item(e, .literal(.int(i), pos), pos)
-                default: throw fail("expected name or number")
-                }
-            } else if isOp("[") {
-                p += 1
-                e = try parseSubscript(e, pos)
-            } else if isOp("(") {
-                let (a, k) = try parseCallArgs()
-                e = .call(e, a, k, pos)
-            } else { return e }
-        }
-    }
-
-    private mutating func parseSubscript(_ base: Expr, _ pos: SourcePos) throws -> Expr {
-        var parts: [Expr?] = [nil]
-        var isSlice = false
-        while !isOp("]") {
-            if isOp(":") {
-                isSlice = true
-                p += 1
-                parts.append(nil)
-                continue
-            }
-            parts[parts.count - 1] = try parseExpression()
-        }
-        try expectOp("]")
-        if !isSlice {
-            guard let idx = parts[0] else { throw fail("expected subscript expression") }
-            return .item(base, idx, pos)
-        }
-        while parts.count < 3 { parts.append(nil) }
-        return .slice(base, parts[0], parts[1], parts[2], pos)
-    }
-
-    private mutating func parseCallArgs() throws -> ([Expr], [(String, Expr)]) {
-        try expectOp("(")
-        var args: [Expr] = [], kwargs: [(String, Expr)] = []
-        while !isOp(")") {
-            if !args.isEmpty || !kwargs.isEmpty { try expectOp(",") }
-            if isOp(")") { break }
-            if case let .name(n) = cur.kind, case .op("=") = next.kind {
-                p += 2
-                kwargs.append((n, try parseExpression()))
-            } else {
-                if !kwargs.isEmpty { throw fail("positional argument follows keyword argument") }
-                args.append(try parseExpression())
-            }
-        }
-        try expectOp(")")
-        return (args, kwargs)
-    }
-
-    private mutating func parseFilterExpr(_ base: Expr) throws -> Expr {
-        var e = base
-        while true {
-            let pos = cur.pos
-            if isOp("|") {
-                p += 1
-                for (name, a, k) in try parseFilterChain(first: true) { e = .filter(e, name, a, k, pos) }
-            } else if isName("is") {
-                p += 1
-                var negated = false
-                if isName("not") { p += 1; negated = true }
-                var name = try expectName()
-                while isOp(".") { p += 1; name += "." + (try expectName()) }
-                var args: [Expr] = []
-                if isOp("(") {
-                    args = try parseCallArgs().0
-                } else {
-                    switch cur.kind {
-                    case .name("else"), .name("or"), .name("and"): break
-                    case .name("is"): throw fail("You cannot chain multiple tests with is")
-                    case .name, .string, .int, .float, .op("("), .op("["), .op("{"):
-                        args = [try parsePostfix(try parsePrimary())]
-                    default: break
-                    }
-                }
-                e = .test(e, name, args, negated, pos)
-            } else if isOp("(") {
-                let (a, k) = try parseCallArgs()
-                e = .call(e, a, k, pos)
-            } else { return e }
-        }
     }
 }
