@@ -97,6 +97,13 @@ public struct ChatTemplate: Sendable {
     /// Template source as given.
     public let source: String
     private let nodes: [Node]
+    /// Variable/attribute names the template mentions (used to detect whether it renders `tools`).
+    public let referencedNames: Set<String>
+
+    /// True when the template reads the `tools` variable (HF tool-calling templates). The official Pangu
+    /// template does not, so ``prompt(messages:tools:thinking:addGenerationPrompt:extra:)`` injects a
+    /// ``ToolPrompt`` system block instead.
+    public var rendersTools: Bool { referencedNames.contains("tools") }
 
     /// The official openPangu-Embedded `chat_template` (PANGU.md §1.7), used when a checkpoint has none.
     public static let panguSource = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '[unused9]系统：[unused10]' }}{% endif %}{% if message['role'] == 'system' %}{{ '[unused9]系统：' + message['content'] + '[unused10]' }}{% endif %}{% if message['role'] == 'assistant' %}{{'[unused9]助手：' + message['content'] + '[unused10]'}}{% endif %}{% if message['role'] == 'tool' %}{{'[unused9]工具：' + message['content'] + '[unused10]'}}{% endif %}{% if message['role'] == 'function' %}{{'[unused9]方法：' + message['content'] + '[unused10]'}}{% endif %}{% if message['role'] == 'user' %}{{'[unused9]用户：' + message['content'] + '[unused10]'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '[unused9]助手：' }}{% endif %}"
@@ -109,6 +116,7 @@ public struct ChatTemplate: Sendable {
         self.source = source
         var lexer = Lexer(source, options: LexerOptions())
         let tokens = try lexer.run()
+        referencedNames = Set(tokens.compactMap { if case let .name(n) = $0.kind { return n } else { return nil } })
         var parser = Parser(tokens: tokens)
         nodes = try parser.parseTemplate()
     }
@@ -153,6 +161,26 @@ public struct ChatTemplate: Sendable {
         ]
         for (k, v) in extra { ctx[k] = v }
         return try render(context: ctx, now: now)
+    }
+}
+
+extension ChatTemplate {
+    /// Engine entry point: the prompt text for generating the next assistant turn.
+    ///
+    /// * `tools` non-empty and the template renders `tools` → passed to the template (HF behaviour);
+    ///   otherwise (official Pangu template) → injected as a system block by ``ToolPrompt/inject(tools:into:markers:)``.
+    /// * `thinking` → ``ThinkingMode/apply(to:)`` (Pangu V1.1 `/no_think`, `/auto_think` suffixes).
+    /// * Pangu special tokens are the defaults for `bos_token`/`eos_token`; `extra` adds/overrides variables.
+    /// The result does not start with BOS; the tokenizer adds `<s>` when encoding, as HF does.
+    public func prompt(messages: [ChatMessage], tools: [JinjaValue] = [], thinking: ThinkingMode = .slow,
+                       addGenerationPrompt: Bool = true, extra: [String: JinjaValue] = [:]) throws -> String {
+        if tools.isEmpty || rendersTools {
+            return try render(messages: messages, addGenerationPrompt: addGenerationPrompt,
+                              tools: tools.isEmpty ? nil : tools, thinking: thinking, extra: extra)
+        }
+        let injected = try ToolPrompt.inject(tools: tools, into: messages)
+        return try render(messages: injected, addGenerationPrompt: addGenerationPrompt, tools: nil, thinking: thinking,
+                          extra: extra)
     }
 }
 

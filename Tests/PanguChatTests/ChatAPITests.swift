@@ -116,3 +116,18 @@ final class ChatAPITests: XCTestCase {
         XCTAssertEqual(ThinkingMode.auto.apply(to: [.system("s")]), [.system("s")])
     }
 }
+
+final class ChatPromptTests: XCTestCase {
+    func testPromptInjectsToolsOnlyForTemplatesThatIgnoreThem() throws {
+        let tools: [JinjaValue] = [["type": "function", "function": ["name": "f", "parameters": ["type": "object"]]]]
+        XCTAssertFalse(ChatTemplate.pangu.rendersTools)
+        let p = try ChatTemplate.pangu.prompt(messages: [.user("hi")], tools: tools)
+        let expectedSystem = try ToolPrompt.block(tools: tools)
+        XCTAssertEqual(p, "[unused9]系统：" + expectedSystem + "[unused10][unused9]用户：hi[unused10][unused9]助手：")
+        let toolTemplate = try ChatTemplate("{% for t in tools %}{{ t.function.name }};{% endfor %}{{ messages[0].content }}")
+        XCTAssertTrue(toolTemplate.rendersTools)
+        XCTAssertEqual(try toolTemplate.prompt(messages: [.user("hi")], tools: tools, thinking: .auto), "f;hi /auto_think")
+        XCTAssertEqual(try ChatTemplate.pangu.prompt(messages: [.user("hi")]),
+                       "[unused9]系统：[unused10][unused9]用户：hi[unused10][unused9]助手：")
+    }
+}
