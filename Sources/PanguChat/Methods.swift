@@ -34,17 +34,36 @@ func pyStrip(_ s: String, _ chars: JinjaValue?, mode: Int) throws -> String {
     return String(out)
 }
 
+/// Index of `needle` in `hay` at or after `from`, comparing unicode scalars (Python `str.find`).
+func scalarIndex(_ hay: [Unicode.Scalar], _ needle: [Unicode.Scalar], from: Int = 0) -> Int? {
+    guard !needle.isEmpty else { return from <= hay.count ? from : nil }
+    guard hay.count >= needle.count, from <= hay.count - needle.count else { return nil }
+    var i = from
+    while i <= hay.count - needle.count {
+        if hay[i] == needle[0] && hay[i..<i + needle.count].elementsEqual(needle) { return i }
+        i += 1
+    }
+    return nil
+}
+
+private func scalarString(_ s: ArraySlice<Unicode.Scalar>) -> String {
+    var v = String.UnicodeScalarView()
+    v.append(contentsOf: s)
+    return String(v)
+}
+
 /// Python `str.split(sep, maxsplit)`.
 func pySplit(_ s: String, _ sep: JinjaValue?, _ maxsplit: Int) throws -> [String] {
     if let sep, case let .string(sp) = sep {
         if sp.isEmpty { throw TemplateRuntimeFailure("empty separator") }
         var parts: [String] = []
-        var rest = Substring(s)
-        while maxsplit < 0 || parts.count < maxsplit, let r = rest.range(of: sp) {
-            parts.append(String(rest[..<r.lowerBound]))
-            rest = rest[r.upperBound...]
+        let hay = Array(s.unicodeScalars), needle = Array(sp.unicodeScalars)
+        var pos = 0
+        while maxsplit < 0 || parts.count < maxsplit, let r = scalarIndex(hay, needle, from: pos) {
+            parts.append(scalarString(hay[pos..<r]))
+            pos = r + needle.count
         }
-        parts.append(String(rest))
+        parts.append(scalarString(hay[pos...]))
         return parts
     }
     var parts: [String] = []
@@ -227,14 +246,15 @@ func pyReplace(_ s: String, _ old: String, _ new: String, _ count: Int) -> Strin
         return count == 0 ? s : out
     }
     var out = ""
-    var rest = Substring(s)
+    let hay = Array(s.unicodeScalars), needle = Array(old.unicodeScalars)
+    var pos = 0
     var n = 0
-    while count < 0 || n < count, let r = rest.range(of: old) {
-        out += rest[..<r.lowerBound] + new
-        rest = rest[r.upperBound...]
+    while count < 0 || n < count, let r = scalarIndex(hay, needle, from: pos) {
+        out += scalarString(hay[pos..<r]) + new
+        pos = r + needle.count
         n += 1
     }
-    return out + rest
+    return out + scalarString(hay[pos...])
 }
 
 /// Minimal `str.format`: `{}` / `{0}` / `{name}` fields.

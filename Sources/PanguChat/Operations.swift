@@ -273,7 +273,7 @@ func contains(_ haystack: JinjaValue, _ needle: JinjaValue) throws -> Bool {
         guard case let .string(n) = needle else {
             throw TemplateRuntimeFailure("'in <string>' requires string as left operand, not \(needle.typeName)")
         }
-        return n.isEmpty || s.contains(n)
+        return scalarIndex(Array(s.unicodeScalars), Array(n.unicodeScalars)) != nil
     case let .array(a), let .tuple(a): return a.contains(needle)
     case let .dict(d):
         if case let .string(k) = needle { return d[k] != nil }

@@ -6,7 +6,7 @@ import Foundation
 public struct OrderedDictionary: Sendable, Equatable {
     /// Keys in insertion order.
     public private(set) var keys: [String] = []
-    private var storage: [String: JinjaValue] = [:]
+    private var storage: [ScalarKey: JinjaValue] = [:]
 
     /// Creates an empty dictionary.
     public init() {}
@@ -20,25 +20,33 @@ public struct OrderedDictionary: Sendable, Equatable {
     public var count: Int { keys.count }
 
     /// Values in key order.
-    public var values: [JinjaValue] { keys.map { storage[$0]! } }
+    public var values: [JinjaValue] { keys.map { storage[ScalarKey($0)]! } }
 
     /// Key/value pairs in key order.
-    public var pairs: [(String, JinjaValue)] { keys.map { ($0, storage[$0]!) } }
+    public var pairs: [(String, JinjaValue)] { keys.map { ($0, storage[ScalarKey($0)]!) } }
 
     /// Reads or writes a value. Writing `nil` removes the key.
     public subscript(key: String) -> JinjaValue? {
-        get { storage[key] }
+        get { storage[ScalarKey(key)] }
         set {
             if let v = newValue {
-                if storage.updateValue(v, forKey: key) == nil { keys.append(key) }
-            } else if storage.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+                if storage.updateValue(v, forKey: ScalarKey(key)) == nil { keys.append(key) }
+            } else if storage.removeValue(forKey: ScalarKey(key)) != nil {
+                keys.removeAll { $0.unicodeScalars.elementsEqual(key.unicodeScalars) }
             }
         }
     }
 
     /// Equality ignores key order, like Python dicts.
     public static func == (a: OrderedDictionary, b: OrderedDictionary) -> Bool { a.storage == b.storage }
+}
+
+/// Dictionary key comparing strings by unicode scalars (Python semantics: no canonical equivalence).
+struct ScalarKey: Hashable, Sendable {
+    let string: String
+    init(_ s: String) { string = s }
+    static func == (a: ScalarKey, b: ScalarKey) -> Bool { a.string.unicodeScalars.elementsEqual(b.string.unicodeScalars) }
+    func hash(into h: inout Hasher) { for u in string.unicodeScalars { h.combine(u.value) } }
 }
 
 /// Mutable attribute bag created by `namespace()`; reference semantics so `{% set ns.x = … %}` inside a loop
@@ -92,7 +100,7 @@ public enum JinjaValue: Sendable, Equatable {
     public static func == (a: JinjaValue, b: JinjaValue) -> Bool {
         switch (a, b) {
         case (.undefined, .undefined), (.none, .none): return true
-        case let (.string(x), .string(y)): return x == y
+        case let (.string(x), .string(y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
         case let (.array(x), .array(y)), let (.tuple(x), .tuple(y)): return x == y
         case let (.dict(x), .dict(y)): return x == y
         case let (.namespace(x), .namespace(y)): return x === y

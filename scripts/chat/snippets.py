@@ -155,6 +155,8 @@ SNIPPETS = [
     ("{{ 'A' ~ 1.0 ~ 2.50 ~ 1e5 ~ 123456789012.0 ~ (0.1 * 3) }}", {}),
     ("{% set s %}{% for i in range(3) %}{{ i }}{% endfor %}{% endset %}{{ s | length }}{{ s * 2 }}", {}),
     ("{% filter indent(2) %}a\nb{% endfilter %}|{% filter trim | upper %}  x  {% endfilter %}", {}),
+    ("{{ 'e\u0301' == '\u00e9' }} {{ '\u00e9' in 'cafe\u0301' }} {{ 'e' in 'caf\u00e9' }} {{ 'cafe\u0301'.replace('e', 'E') }} {{ 'cafe\u0301'.split('e') }} {{ 'cafe\u0301' | length }} {{ {'\u00e9': 1}['e\u0301'] is defined }}", {}),
+    ("{{ 'a👩‍💻b'[1] }}|{{ 'a👩‍💻b' | length }}|{{ 'a👩‍💻b' | reverse }}|{{ 'x👩‍💻'.split('\u200d') }}", {}),
     # syntax errors
     ("{% if x %}unclosed", {}),
     ("{{ 1 + }}", {}),
