@@ -2,7 +2,7 @@
 """Generate golden renderings for PanguChat's Jinja interpreter with the real jinja2 library.
 
 The environment mirrors Hugging Face transformers' `_compile_jinja_template` / `apply_chat_template`:
-ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]),
+ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, loopcontrols]),
 `tojson` = json.dumps(x, ensure_ascii=False, indent=..., separators=..., sort_keys=...), globals
 `raise_exception` (raises TemplateError) and `strftime_now` (here pinned to FIXED_NOW for reproducibility).
 Render kwargs: messages, tools (None when absent), documents=None, add_generation_prompt, special tokens, extras.
@@ -16,6 +16,8 @@ import sys
 from datetime import datetime
 
 import jinja2
+import jinja2.ext
+import jinja2.nodes
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -29,6 +31,21 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "Tests", "PanguChatTests", "Fixtures")
 
 
+class AssistantTracker(jinja2.ext.Extension):
+    """Like HF's extension of the same name: `{% generation %}…{% endgeneration %}` renders its body unchanged
+    (HF additionally records assistant-token indices when return_assistant_tokens_mask=True)."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_generation_support"), [], [], body).set_lineno(lineno)
+
+    @jinja2.pass_eval_context
+    def _generation_support(self, context, caller):
+        return caller()
+
+
 def make_env():
     def raise_exception(message):
         raise jinja2.exceptions.TemplateError(message)
@@ -39,7 +56,7 @@ def make_env():
     def strftime_now(fmt):
         return FIXED_NOW.strftime(fmt)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = strftime_now

@@ -157,6 +157,7 @@ SNIPPETS = [
     ("{% filter indent(2) %}a\nb{% endfilter %}|{% filter trim | upper %}  x  {% endfilter %}", {}),
     ("{{ 'e\u0301' == '\u00e9' }} {{ '\u00e9' in 'cafe\u0301' }} {{ 'e' in 'caf\u00e9' }} {{ 'cafe\u0301'.replace('e', 'E') }} {{ 'cafe\u0301'.split('e') }} {{ 'cafe\u0301' | length }} {{ {'\u00e9': 1}['e\u0301'] is defined }}", {}),
     ("{{ 'a👩‍💻b'[1] }}|{{ 'a👩‍💻b' | length }}|{{ 'a👩‍💻b' | reverse }}|{{ 'x👩‍💻'.split('\u200d') }}", {}),
+    ("{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}<a>{{ m.content }}</a>{% endgeneration %}{% else %}<u>{{ m.content }}</u>{% endif %}{% endfor %}", {"messages": MSGS}),
     # syntax errors
     ("{% if x %}unclosed", {}),
     ("{{ 1 + }}", {}),
