@@ -176,6 +176,42 @@ def cases():
     return out
 
 
+def random_conversations(seed=20240726, count=12):
+    """Seeded random conversations (alternating user/assistant, optional system, tool turns, odd characters)."""
+    import random
+    rng = random.Random(seed)
+    alphabet = list("abc xyz\n\t  {}%#'\"\\") + ["你好", "🙂", "é", "e\u0301", "[unused9]", "<think>", "</think>", "{{ x }}", "{% if %}", "\u2028"]
+    def text():
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+    convs = []
+    for _ in range(count):
+        msgs = []
+        if rng.random() < 0.5:
+            msgs.append({"role": "system", "content": text()})
+        for t in range(rng.randint(1, 4)):
+            msgs.append({"role": "user", "content": text()})
+            if rng.random() < 0.8:
+                if rng.random() < 0.3:
+                    msgs.append({"role": "assistant", "content": text(), "tool_calls": [
+                        tc("get_weather", {"location": text(), "n": rng.randint(-5, 5), "f": rng.choice([0.5, 1e-7, 2.0, None, True])})]})
+                    msgs.append({"role": "tool", "content": text()})
+                msgs.append({"role": "assistant", "content": text()})
+        convs.append(msgs)
+    return convs
+
+
+def random_cases():
+    out = []
+    for k, msgs in enumerate(random_conversations()):
+        for tname in TEMPLATES:
+            bos, eos = SPECIAL[tname]
+            tools = TOOLS if (tname in TOOL_TEMPLATES and k % 2 == 0) else None
+            ctx = {"messages": msgs, "tools": tools, "documents": None, "add_generation_prompt": k % 3 != 0,
+                   "bos_token": bos, "eos_token": eos}
+            out.append({"template": tname, "conversation": f"random{k}", "context": ctx, **render(TEMPLATES[tname], ctx)})
+    return out
+
+
 def thinking_cases():
     """High-level API cases: Pangu template + thinking mode, suffix applied per PANGU.md 1.7 (last user message)."""
     suffix = {"slow": "", "fast": " /no_think", "auto": " /auto_think"}
@@ -204,7 +240,7 @@ def snippet_cases():
 def main():
     os.makedirs(OUT, exist_ok=True)
     data = {"jinja2_version": jinja2.__version__, "fixed_now": FIXED_NOW.isoformat(), "templates": TEMPLATES,
-            "cases": cases(), "thinking_cases": thinking_cases()}
+            "cases": cases() + random_cases(), "thinking_cases": thinking_cases()}
     with open(os.path.join(OUT, "template_goldens.json"), "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False, indent=1)
         f.write("\n")
