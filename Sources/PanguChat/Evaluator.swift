@@ -167,7 +167,7 @@ final class Evaluator {
         JinjaCallable(name: def.name) { [unowned self] args, kwargs in
             self.depth += 1
             defer { self.depth -= 1 }
-            if self.depth > 200 { throw TemplateRuntimeFailure("maximum recursion depth exceeded") }
+            if self.depth > 64 { throw TemplateRuntimeFailure("maximum recursion depth exceeded") }
             let s = Scope(parent: defining)
             var kw = kwargs
             if let k = kw.firstIndex(where: { $0.0 == "caller" }) {

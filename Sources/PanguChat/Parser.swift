@@ -4,6 +4,15 @@
 struct Parser {
     let tokens: [Token]
     var p = 0
+    /// Current nesting of blocks/expressions; bounded so hostile templates fail cleanly instead of
+    /// overflowing the stack.
+    var nesting = 0
+    static let maxNesting = 100
+
+    mutating func enter() throws {
+        nesting += 1
+        if nesting > Parser.maxNesting { throw fail("template nested too deeply (more than \(Parser.maxNesting) levels)") }
+    }
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -60,6 +69,8 @@ struct Parser {
 
     /// Parses nodes until a block tag named in `ends`; returns the tag found, positioned after its name.
     mutating func subparse(_ ends: Set<String>) throws -> ([Node], String?) {
+        try enter()
+        defer { nesting -= 1 }
         var nodes: [Node] = []
         while true {
             let t = cur

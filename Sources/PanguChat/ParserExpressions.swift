@@ -33,6 +33,8 @@ extension Parser {
     }
 
     mutating func parseExpression() throws -> Expr {
+        try enter()
+        defer { nesting -= 1 }
         var e = try parseOr()
         while isName("if") {
             let pos = cur.pos
@@ -114,6 +116,8 @@ extension Parser {
     }
 
     mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
+        try enter()
+        defer { nesting -= 1 }
         var e: Expr
         let pos = cur.pos
         if isOp("-") { p += 1; e = .unary("-", try parseUnary(withFilter: false), pos) } else if isOp("+") {

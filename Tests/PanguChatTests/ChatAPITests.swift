@@ -100,6 +100,10 @@ final class ChatAPITests: XCTestCase {
         XCTAssertEqual(raised?.raisedByTemplate, true)
         XCTAssertNotNil(err("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"), "recursion must be an error, not a crash")
         XCTAssertNotNil(err("{{ range(10**9) | length }}"))
+        XCTAssertNotNil(err("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}"))
+        XCTAssertNotNil(err("{{ " + String(repeating: "-", count: 5000) + "1 }}"))
+        XCTAssertNotNil(err(String(repeating: "{% if true %}", count: 3000)))
+        XCTAssertEqual(try ChatTemplate(String(repeating: "{% if true %}", count: 40) + "x" + String(repeating: "{% endif %}", count: 40)).render(context: [:]), "x")
         XCTAssertNotNil(err("{% for %}"))
         XCTAssertNotNil(err("{{ [1, 2 }}"))
         XCTAssertNotNil(err("{{ x[1:2:0] }}", ["x": [1, 2]]))
@@ -129,5 +133,25 @@ final class ChatPromptTests: XCTestCase {
         XCTAssertEqual(try toolTemplate.prompt(messages: [.user("hi")], tools: tools, thinking: .auto), "f;hi /auto_think")
         XCTAssertEqual(try ChatTemplate.pangu.prompt(messages: [.user("hi")]),
                        "[unused9]系统：[unused10][unused9]用户：hi[unused10][unused9]助手：")
+    }
+}
+
+final class ChatPerformanceTests: XCTestCase {
+    func testLongConversationRendersQuickly() throws {
+        let data = try loadFixture("template_goldens")
+        guard case let .dict(t)? = data["templates"], let qwen3 = str(t["qwen3"]) else { return XCTFail("fixture") }
+        let template = try ChatTemplate(qwen3)
+        var msgs: [ChatMessage] = [.system("sys")]
+        for i in 0..<500 { msgs.append(.user("question \(i) 你好")); msgs.append(.assistant("<think>r</think>answer \(i)")) }
+        msgs.append(.user("last"))
+        let start = Date()
+        let out = try template.render(messages: msgs, addGenerationPrompt: true)
+        let elapsed = Date().timeIntervalSince(start)
+        print("qwen3 template, \(msgs.count) messages: \(out.count) chars in \(String(format: "%.3f", elapsed)) s")
+        XCTAssertTrue(out.hasSuffix("<|im_start|>user\nlast<|im_end|>\n<|im_start|>assistant\n"))
+        let p0 = Date()
+        _ = try ChatTemplate.pangu.prompt(messages: msgs)
+        print("pangu template, \(msgs.count) messages: \(String(format: "%.3f", Date().timeIntervalSince(p0))) s")
+        XCTAssertLessThan(elapsed, 5.0)
     }
 }
