@@ -155,3 +155,32 @@ final class ChatPerformanceTests: XCTestCase {
         XCTAssertLessThan(elapsed, 5.0)
     }
 }
+
+final class ChatConcurrencyTests: XCTestCase {
+    /// Rendering on cooperative-pool threads (small stacks) must survive the nesting/recursion limits.
+    func testLimitsAreSafeOnTaskThreads() async throws {
+        let deepParens = "{{ " + String(repeating: "(", count: 45) + "1" + String(repeating: ")", count: 45) + " }}"
+        let recursion = "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}.{% endmacro %}{{ f(1000) }}"
+        let nestedIf = String(repeating: "{% if true %}", count: 90) + "x" + String(repeating: "{% endif %}", count: 90)
+        let results = try await withThrowingTaskGroup(of: String.self) { group in
+            for src in [deepParens, recursion, nestedIf] {
+                group.addTask {
+                    do { return try ChatTemplate(src).render(context: [:]) } catch let e as ChatTemplateError { return "error: " + e.message }
+                }
+            }
+            var out: [String] = []
+            for try await r in group { out.append(r) }
+            return out.sorted()
+        }
+        XCTAssertEqual(results, ["1", "error: maximum recursion depth exceeded", "x"])
+        // Many renders in parallel from one compiled template.
+        let t = ChatTemplate.pangu
+        let outs = try await withThrowingTaskGroup(of: String.self) { group in
+            for i in 0..<16 { group.addTask { try t.prompt(messages: [.user("q\(i)")], thinking: .fast) } }
+            var out: [String] = []
+            for try await r in group { out.append(r) }
+            return out
+        }
+        XCTAssertEqual(Set(outs).count, 16)
+    }
+}
