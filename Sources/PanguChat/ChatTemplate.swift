@@ -147,7 +147,11 @@ public struct ChatTemplate: Sendable {
     ///   - extra: further template variables (e.g. `enable_thinking`); they override the defaults above.
     public func render(messages: [ChatMessage], addGenerationPrompt: Bool = true, tools: [JinjaValue]? = nil,
                        thinking: ThinkingMode = .slow, bosToken: String = "<s>", eosToken: String = "[unused10]",
+                       continueFinalMessage: Bool = false,
                        extra: [String: JinjaValue] = [:], now: Date = Date()) throws -> String {
+        if continueFinalMessage && addGenerationPrompt {
+            throw ChatTemplateError("continue_final_message and add_generation_prompt are not compatible. Use continue_final_message when you want the model to continue the final message, and add_generation_prompt when you want to add a header that will prompt it to start a new assistant message instead.")
+        }
         let msgs = thinking.apply(to: messages)
         var ctx: [String: JinjaValue] = [
             "messages": .array(msgs.map(\.templateValue)),
@@ -160,7 +164,31 @@ public struct ChatTemplate: Sendable {
             "pad_token": "<unk>",
         ]
         for (k, v) in extra { ctx[k] = v }
-        return try render(context: ctx, now: now)
+        let rendered = try render(context: ctx, now: now)
+        guard continueFinalMessage else { return rendered }
+        return try Self.cutAfterFinalMessage(rendered, final: msgs.last?.content ?? "")
+    }
+
+    /// HF `continue_final_message`: cut the rendering right after the final message's text so generation
+    /// continues it (the end-of-turn the template printed after it is removed).
+    static func cutAfterFinalMessage(_ rendered: String, final: String) throws -> String {
+        let r = Array(rendered.unicodeScalars), f = Array(final.unicodeScalars)
+        let stripped = Array(((try? pyStrip(final, nil, mode: 0)) ?? final).unicodeScalars)
+        let lstripped = Array(((try? pyStrip(final, nil, mode: 1)) ?? final).unicodeScalars)
+        var loc: Int? = nil
+        var i = r.count - stripped.count
+        while i >= 0 {
+            if r[i..<i + stripped.count].elementsEqual(stripped) { loc = i; break }
+            i -= 1
+        }
+        guard let at = loc else {
+            throw ChatTemplateError("continue_final_message is set but the final message does not appear in the chat after applying the chat template! This can happen if the chat template deletes portions of the final message. Please verify the chat template and final message in your chat to ensure they are compatible.")
+        }
+        let simpleEnd = min(at + lstripped.count, r.count)
+        let end = r[at..<simpleEnd].elementsEqual(f) ? simpleEnd : at + stripped.count
+        var v = String.UnicodeScalarView()
+        v.append(contentsOf: r[..<end])
+        return String(v)
     }
 }
 

@@ -37,6 +37,28 @@ final class ChatAPITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(cases.count, 30)
     }
 
+    func testContinueFinalMessageMatchesHF() throws {
+        let data = try loadFixture("template_goldens")
+        guard case let .array(cases)? = data["continue_cases"], case let .dict(templates)? = data["templates"] else {
+            return XCTFail("bad fixture")
+        }
+        var pass = 0
+        let now = fixedNow(str(data["fixed_now"])!)
+        for case let .dict(c) in cases {
+            let t = try ChatTemplate(str(templates[str(c["template"])!])!)
+            let msgs = chatMessages(c["messages"])
+            let failure = checkCase({
+                try t.render(messages: msgs, addGenerationPrompt: false, bosToken: str(c["bos_token"])!,
+                             eosToken: str(c["eos_token"])!, continueFinalMessage: true, now: now)
+            }, c)
+            if let failure { XCTFail("[continue \(str(c["template"])!)] \(failure)") } else { pass += 1 }
+        }
+        print("continue_final_message parity: \(pass)/\(cases.count)")
+        XCTAssertEqual(pass, cases.count)
+        XCTAssertThrowsError(try ChatTemplate.pangu.render(messages: [.user("x")], addGenerationPrompt: true,
+                                                           continueFinalMessage: true))
+    }
+
     func testBuiltInTemplateIsTheSpecTemplate() throws {
         let data = try loadFixture("template_goldens")
         guard case let .dict(t)? = data["templates"] else { return XCTFail("bad fixture") }

@@ -230,6 +230,36 @@ def thinking_cases():
     return out
 
 
+def continue_final(rendered, final_message):
+    """transformers' continue_final_message post-processing (string content)."""
+    if final_message.strip() not in rendered:
+        raise ValueError("final message not in rendering")
+    loc = rendered.rindex(final_message.strip())
+    if rendered[loc: loc + len(final_message.lstrip())] == final_message:
+        return rendered[: loc + len(final_message.lstrip())]
+    return rendered[: loc + len(final_message.strip())]
+
+
+def continue_cases():
+    """Prefill: last message is a partial assistant turn, add_generation_prompt=False, continue_final_message=True."""
+    prefills = ["Sure, the answer is", "  spaced prefill  ", "[unused16]思考中", "Let me check.\n"]
+    out = []
+    for tname in ("pangu", "qwen2.5", "llama3.1", "mistral", "zephyr", "phi3"):
+        bos, eos = SPECIAL[tname]
+        for pre in prefills:
+            msgs = [{"role": "user", "content": "Question?"}, {"role": "assistant", "content": pre}]
+            ctx = {"messages": msgs, "tools": None, "documents": None, "add_generation_prompt": False,
+                   "bos_token": bos, "eos_token": eos}
+            r = render(TEMPLATES[tname], ctx)
+            if "expected" in r:
+                try:
+                    r = {"expected": continue_final(r["expected"], pre)}
+                except ValueError as e:
+                    r = {"error": "runtime", "message": str(e)}
+            out.append({"template": tname, "messages": msgs, "bos_token": bos, "eos_token": eos, **r})
+    return out
+
+
 def snippet_cases():
     out = []
     for i, (src, ctx) in enumerate(SNIPPETS):
@@ -240,7 +270,8 @@ def snippet_cases():
 def main():
     os.makedirs(OUT, exist_ok=True)
     data = {"jinja2_version": jinja2.__version__, "fixed_now": FIXED_NOW.isoformat(), "templates": TEMPLATES,
-            "cases": cases() + random_cases(), "thinking_cases": thinking_cases()}
+            "cases": cases() + random_cases(), "thinking_cases": thinking_cases(),
+            "continue_cases": continue_cases()}
     with open(os.path.join(OUT, "template_goldens.json"), "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False, indent=1)
         f.write("\n")
