@@ -62,48 +62,10 @@ final class Evaluator {
                 return try render(body, scope, &out)
             }
             if let otherwise { return try render(otherwise, scope, &out) }
-        case let .forLoop(target, iterExpr, filter, body, otherwise, _, pos):
+        case let .forLoop(target, iterExpr, filter, body, otherwise, recursive, pos):
             let iterable = try eval(iterExpr, scope)
-            var items = try positioned(pos) { try iterate(iterable) }
-            if let filter {
-                var kept: [JinjaValue] = []
-                for item in items {
-                    let s = Scope(parent: scope)
-                    try positioned(pos) { try assign(target, item, s) }
-                    if try eval(filter, s).truthy { kept.append(item) }
-                }
-                items = kept
-            }
-            if items.isEmpty { return try render(otherwise, scope, &out) }
-            var lastChanged: [JinjaValue]? = nil
-            for (k, item) in items.enumerated() {
-                let s = Scope(parent: scope)
-                var loop = OrderedDictionary()
-                let n = items.count
-                loop["index"] = .int(k + 1)
-                loop["index0"] = .int(k)
-                loop["revindex"] = .int(n - k)
-                loop["revindex0"] = .int(n - k - 1)
-                loop["first"] = .bool(k == 0)
-                loop["last"] = .bool(k == n - 1)
-                loop["length"] = .int(n)
-                loop["depth"] = .int(1)
-                loop["depth0"] = .int(0)
-                loop["previtem"] = k > 0 ? items[k - 1] : .undefined("there is no previous item")
-                loop["nextitem"] = k + 1 < n ? items[k + 1] : .undefined("there is no next item")
-                loop["cycle"] = .callable(JinjaCallable(name: "cycle") { args, _ in
-                    guard !args.isEmpty else { throw TemplateRuntimeFailure("no items for cycling given") }
-                    return args[k % args.count]
-                })
-                loop["changed"] = .callable(JinjaCallable(name: "changed") { args, _ in
-                    if lastChanged != args { lastChanged = args; return .bool(true) }
-                    return .bool(false)
-                })
-                s.vars["loop"] = .dict(loop)
-                try positioned(pos) { try assign(target, item, s) }
-                let f = try render(body, s, &out)
-                if f == .breakLoop { break }
-            }
+            let loop = ForLoop(target: target, filter: filter, body: body, otherwise: otherwise, recursive: recursive, pos: pos)
+            try runFor(loop, iterable, scope, depth: 1, &out)
         case let .set(target, e, pos):
             let v = try eval(e, scope)
             try positioned(pos) { try assign(target, v, scope) }
@@ -142,6 +104,66 @@ final class Evaluator {
         case .continueLoop: return .continueLoop
         }
         return .normal
+    }
+
+    struct ForLoop {
+        let target: Target
+        let filter: Expr?
+        let body: [Node]
+        let otherwise: [Node]
+        let recursive: Bool
+        let pos: SourcePos
+    }
+
+    /// Runs a for loop over `iterable`; `loop(...)` re-enters it one level deeper for `recursive` loops.
+    private func runFor(_ l: ForLoop, _ iterable: JinjaValue, _ scope: Scope, depth: Int, _ out: inout String) throws {
+        if depth > 64 { throw failure("maximum recursion depth exceeded", l.pos) }
+        var items = try positioned(l.pos) { try iterate(iterable) }
+        if let filter = l.filter {
+            var kept: [JinjaValue] = []
+            for item in items {
+                let s = Scope(parent: scope)
+                try positioned(l.pos) { try assign(l.target, item, s) }
+                if try eval(filter, s).truthy { kept.append(item) }
+            }
+            items = kept
+        }
+        if items.isEmpty { try render(l.otherwise, scope, &out); return }
+        var lastChanged: [JinjaValue]? = nil
+        for (k, item) in items.enumerated() {
+            let s = Scope(parent: scope)
+            var loop = OrderedDictionary()
+            let n = items.count
+            loop["index"] = .int(k + 1)
+            loop["index0"] = .int(k)
+            loop["revindex"] = .int(n - k)
+            loop["revindex0"] = .int(n - k - 1)
+            loop["first"] = .bool(k == 0)
+            loop["last"] = .bool(k == n - 1)
+            loop["length"] = .int(n)
+            loop["depth"] = .int(depth)
+            loop["depth0"] = .int(depth - 1)
+            loop["previtem"] = k > 0 ? items[k - 1] : .undefined("there is no previous item")
+            loop["nextitem"] = k + 1 < n ? items[k + 1] : .undefined("there is no next item")
+            loop["cycle"] = .callable(JinjaCallable(name: "cycle") { args, _ in
+                guard !args.isEmpty else { throw TemplateRuntimeFailure("no items for cycling given") }
+                return args[k % args.count]
+            })
+            loop["changed"] = .callable(JinjaCallable(name: "changed") { args, _ in
+                if lastChanged != args { lastChanged = args; return .bool(true) }
+                return .bool(false)
+            })
+            if l.recursive {
+                loop["__call__"] = .callable(JinjaCallable(name: "loop") { [unowned self] args, _ in
+                    var buf = ""
+                    try self.runFor(l, args.first ?? .undefined("loop() needs an iterable"), scope, depth: depth + 1, &buf)
+                    return .string(buf)
+                })
+            }
+            s.vars["loop"] = .dict(loop)
+            try positioned(l.pos) { try assign(l.target, item, s) }
+            if try render(l.body, s, &out) == .breakLoop { break }
+        }
     }
 
     func assign(_ target: Target, _ value: JinjaValue, _ scope: Scope) throws {
@@ -234,6 +256,9 @@ final class Evaluator {
             return try positioned(pos) {
                 switch f {
                 case let .callable(c): return try c.body(a, k)
+                case let .dict(d) where d["__call__"] != nil:
+                    guard case let .callable(c)? = d["__call__"] else { throw TemplateRuntimeFailure("'dict' object is not callable") }
+                    return try c.body(a, k)
                 case let .undefined(hint): throw TemplateRuntimeFailure(hint.isEmpty ? "'Undefined' object is not callable" : hint)
                 default: throw TemplateRuntimeFailure("'\(f.typeName)' object is not callable")
                 }

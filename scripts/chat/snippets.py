@@ -158,6 +158,8 @@ SNIPPETS = [
     ("{{ 'e\u0301' == '\u00e9' }} {{ '\u00e9' in 'cafe\u0301' }} {{ 'e' in 'caf\u00e9' }} {{ 'cafe\u0301'.replace('e', 'E') }} {{ 'cafe\u0301'.split('e') }} {{ 'cafe\u0301' | length }} {{ {'\u00e9': 1}['e\u0301'] is defined }}", {}),
     ("{{ 'a👩‍💻b'[1] }}|{{ 'a👩‍💻b' | length }}|{{ 'a👩‍💻b' | reverse }}|{{ 'x👩‍💻'.split('\u200d') }}", {}),
     ("{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}<a>{{ m.content }}</a>{% endgeneration %}{% else %}<u>{{ m.content }}</u>{% endif %}{% endfor %}", {"messages": MSGS}),
+    ("{% for n in tree recursive %}<{{ n.name }}:{{ loop.depth }}{{ loop.depth0 }}{% if n.children %}[{{ loop(n.children) }}]{% endif %}>{% endfor %}", {"tree": [{"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}, {"name": "d"}]}, {"name": "e"}]}),
+    ("{% for x in [1] %}{{ loop(x) }}{% endfor %}", {}),
     # syntax errors
     ("{% if x %}unclosed", {}),
     ("{{ 1 + }}", {}),
