@@ -361,6 +361,10 @@ ZEPHYR = """{% for message in messages %}
 {% endif %}
 {% endfor %}"""
 
+LLAMA2 = "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"
+
+CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+
 # A template written for these tests: macros with defaults, call/caller, dict literals, loop helpers.
 MACROS = r"""{%- macro render_tool(t, indent_by=2) -%}
 {{ t.function.name }}({% for name, spec in t.function.parameters.properties | dictsort %}{{ name }}: {{ spec.type }}{% if not loop.last %}, {% endif %}{% endfor %})
@@ -394,6 +398,8 @@ TEMPLATES = {
     "deepseek-r1": DEEPSEEK_R1,
     "phi3": PHI3,
     "zephyr": ZEPHYR,
+    "llama2": LLAMA2,
+    "chatml": CHATML,
     "macros": MACROS,
 }
 
@@ -408,6 +414,8 @@ SPECIAL = {
     "deepseek-r1": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
     "phi3": ("<s>", "<|endoftext|>"),
     "zephyr": ("<s>", "</s>"),
+    "llama2": ("<s>", "</s>"),
+    "chatml": ("", "<|im_end|>"),
     "macros": ("<s>", "</s>"),
 }
 
