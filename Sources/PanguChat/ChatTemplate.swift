@@ -143,8 +143,12 @@ public struct ChatTemplate: Sendable {
     ///     Pangu template ignores `tools`; use ``ToolPrompt/inject(tools:into:)`` first for Pangu.
     ///   - thinking: Pangu V1.1 thinking mode; `.fast`/`.auto` append ` /no_think`/` /auto_think` to the last
     ///     user message before rendering (see ``ThinkingMode``). `.slow` (default) changes nothing.
-    ///   - bosToken: value of `bos_token` (Pangu `<s>`). - eosToken: value of `eos_token` (Pangu `[unused10]`).
+    ///   - bosToken: value of `bos_token` (Pangu `<s>`).
+    ///   - eosToken: value of `eos_token` (Pangu `[unused10]`).
+    ///   - continueFinalMessage: HF `continue_final_message`: the output ends right after the last message's
+    ///     text (for prefilling an assistant answer); incompatible with `addGenerationPrompt`.
     ///   - extra: further template variables (e.g. `enable_thinking`); they override the defaults above.
+    ///   - now: the time `strftime_now` reports.
     public func render(messages: [ChatMessage], addGenerationPrompt: Bool = true, tools: [JinjaValue]? = nil,
                        thinking: ThinkingMode = .slow, bosToken: String = "<s>", eosToken: String = "[unused10]",
                        continueFinalMessage: Bool = false,
