@@ -33,6 +33,21 @@ public enum ToolPrompt {
         return lines.joined(separator: "\n")
     }
 
+    /// An assistant history turn for the official Pangu template, which renders only `content` (no
+    /// `tool_calls`): the calls are written inline exactly as the model emits them,
+    /// `content + open + [{"name": …, "arguments": {…}}, …] + close`, so the model sees its own earlier calls.
+    /// ``ToolCallParser`` parses this text back to the same calls.
+    public static func assistantMessage(content: String, calls: [ParsedToolCall],
+                                        markers: ToolCallMarkers = .pangu) throws -> ChatMessage {
+        guard !calls.isEmpty else { return .assistant(content) }
+        let array = JinjaValue.array(calls.map { .dict(OrderedDictionary([("name", .string($0.name)), ("arguments", $0.arguments)])) })
+        let json: String
+        do { json = try JSONCoding.dumps(array) } catch let e as TemplateRuntimeFailure {
+            throw ChatTemplateError("tool call arguments are not JSON-serialisable: \(e.message)")
+        }
+        return .assistant(content + markers.open + json + markers.close)
+    }
+
     /// Returns `messages` with the tool block injected into the system turn (see type documentation).
     /// Empty `tools` leaves the messages unchanged.
     public static func inject(tools: [JinjaValue], into messages: [ChatMessage],

@@ -90,6 +90,18 @@ final class ToolCallParserTests: XCTestCase {
         XCTAssertEqual(ev, [.calls([ParsedToolCall(name: "get_weather", arguments: ["location": "Paris"])])])
     }
 
+    func testAssistantHistoryTurnRoundTrips() throws {
+        for c in try cases() where !c.calls.isEmpty {
+            let calls = c.calls.map { ParsedToolCall(name: $0.name, arguments: $0.arguments) }
+            let msg = try ToolPrompt.assistantMessage(content: "Calling.", calls: calls)
+            let back = ToolCallParser.parse(msg.content!)
+            XCTAssertEqual(back.content, "Calling.")
+            XCTAssertEqual(back.calls, calls)
+            let prompt = try ChatTemplate.pangu.render(messages: [.user("q"), msg], addGenerationPrompt: false)
+            XCTAssertTrue(prompt.hasSuffix("[unused9]助手：" + msg.content! + "[unused10]"))
+        }
+    }
+
     func testAlternativeMarkers() {
         let r = ToolCallParser.parse("x<|tool_call_start|>[{\"name\": \"f\", \"arguments\": {}}]<|tool_call_end|>", markers: .panguV2)
         XCTAssertEqual(r.content, "x")
