@@ -1,1 +1,23 @@
-// Module PanguChat. See README.md for the layer map.
+// Module PanguChat: chat templates, thinking modes, reasoning and tool-call splitting for Pangu models.
+//
+// Pipeline used by the engine/CLI:
+//
+//   1. Prompt:   let set = try ChatTemplateSet(tokenizerConfigJSON: data)     // or ChatTemplate.pangu
+//                let prompt = try set.select(hasTools: !tools.isEmpty)
+//                                .prompt(messages: msgs, tools: tools, thinking: .fast)
+//      (Jinja2-compatible interpreter with Hugging Face's apply_chat_template settings; the tokenizer adds BOS.)
+//   2. Generate until EOS `[unused10]` (id 45892).
+//   3. Stream:   var r = ReasoningSplitter()          // [unused16]…[unused17] → reasoning, rest → answer
+//                var t = ToolCallParser()             // [unused11][{…}][unused12] → tool calls
+//                for chunk in decodedText { let d = r.feed(chunk); show(d.reasoning); events += t.feed(d.content) }
+//                let last = r.finish(); events += t.feed(last.content) + t.finish()
+//
+// Files: Lexer / Parser / ParserExpressions / AST / Evaluator / Operations / Methods / Filters / Strftime
+// (template engine), Value / JSON (value model, json.dumps-compatible output), ChatTemplate, ThinkingMode,
+// ReasoningSplitter, ToolCallParser / JSONSpanScanner, ToolPrompt.
+
+/// Version and provenance of the PanguChat module.
+public enum PanguChatInfo {
+    /// The jinja2 behaviour the interpreter is checked against (goldens in Tests/PanguChatTests/Fixtures).
+    public static let jinjaReference = "jinja2 3.1 ImmutableSandboxedEnvironment, trim_blocks=True, lstrip_blocks=True"
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class PanguChatTestsSmoke: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

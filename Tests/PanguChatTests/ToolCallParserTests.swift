@@ -1,0 +1,110 @@
+// ToolCallParser vs a Python reference implementation of PANGU.md §10 (scripts/chat/stream_goldens.py).
+import Foundation
+import XCTest
+@testable import PanguChat
+
+final class ToolCallParserTests: XCTestCase {
+    struct Case {
+        let output: String
+        let content: String
+        let calls: [(name: String, arguments: JinjaValue, json: String)]
+    }
+
+    func cases() throws -> [Case] {
+        let d = try loadFixture("stream_goldens")
+        guard case let .array(items)? = d["tools"] else { throw ChatTemplateError("bad fixture") }
+        return items.compactMap { item in
+            guard case let .dict(c) = item, case let .array(calls)? = c["calls"] else { return nil }
+            return Case(output: str(c["output"])!, content: str(c["content"])!, calls: calls.compactMap { v in
+                guard case let .dict(x) = v else { return nil }
+                return (str(x["name"])!, x["arguments"]!, str(x["arguments_json"])!)
+            })
+        }
+    }
+
+    func check(_ calls: [ParsedToolCall], _ c: Case, _ what: String) {
+        XCTAssertEqual(calls.map(\.name), c.calls.map(\.name), what)
+        XCTAssertEqual(calls.map(\.arguments), c.calls.map(\.arguments), what)
+        XCTAssertEqual(calls.map(\.argumentsJSON), c.calls.map(\.json), what)
+    }
+
+    func testNonStreamingMatchesReference() throws {
+        let all = try cases()
+        XCTAssertGreaterThanOrEqual(all.count, 6)
+        for c in all {
+            let r = ToolCallParser.parse(c.output)
+            XCTAssertEqual(r.content, c.content, c.output)
+            check(r.calls, c, c.output)
+        }
+    }
+
+    func testEveryTwoChunkSplitStreamsNamesAndArguments() throws {
+        var n = 0
+        for c in try cases() {
+            let u = Array(c.output.unicodeScalars)
+            for i in 0...u.count {
+                var p = ToolCallParser()
+                var events = p.feed(String(String.UnicodeScalarView(u[..<i])))
+                events += p.feed(String(String.UnicodeScalarView(u[i...])))
+                events += p.finish()
+                check(p.calls, c, "split \(i) of \(c.output)")
+                var content = "", names: [Int: String] = [:], args: [Int: String] = [:], decoded: [ParsedToolCall] = []
+                for e in events {
+                    switch e {
+                    case let .content(s): content += s
+                    case let .invalid(s): content += s
+                    case let .name(k, name):
+                        XCTAssertNil(names[k], "name emitted twice")
+                        names[k] = name
+                    case let .arguments(k, d):
+                        XCTAssertNotNil(names[k], "arguments before name")
+                        args[k, default: ""] += d
+                    case let .calls(cs): decoded += cs
+                    }
+                }
+                XCTAssertFalse(content.contains("[unused11]") && !c.output.contains("not json"), "marker leaked")
+                XCTAssertEqual(try pyStrip(content, nil, mode: 0), c.content)
+                check(decoded, c, "events of split \(i)")
+                XCTAssertEqual((0..<c.calls.count).map { names[$0] }, c.calls.map(\.name))
+                for (k, call) in c.calls.enumerated() {
+                    // The streamed raw arguments text must be the JSON of that call's arguments.
+                    var streamed = try JSONCoding.parse(args[k] ?? "null")
+                    if case let .string(s) = streamed, let inner = try? JSONCoding.parse(s) { streamed = inner }
+                    XCTAssertEqual(streamed, call.arguments, "streamed args of call \(k), split \(i)")
+                }
+                n += 1
+            }
+        }
+        print("tool call parser: \(n) chunkings checked")
+    }
+
+    func testNameIsEmittedBeforeTheSpanCloses() {
+        var p = ToolCallParser()
+        var ev = p.feed("Checking.[unused11][{\"name\": \"get_wea")
+        XCTAssertEqual(ev, [.content("Checking.")])
+        ev = p.feed("ther\", \"arguments\": {\"loc")
+        XCTAssertEqual(ev.first, .name(index: 0, name: "get_weather"))
+        ev = p.feed("ation\": \"Paris\"}}][unused1")
+        XCTAssertTrue(ev.allSatisfy { if case .arguments = $0 { return true } else { return false } })
+        ev = p.feed("2]")
+        XCTAssertEqual(ev, [.calls([ParsedToolCall(name: "get_weather", arguments: ["location": "Paris"])])])
+    }
+
+    func testAssistantHistoryTurnRoundTrips() throws {
+        for c in try cases() where !c.calls.isEmpty {
+            let calls = c.calls.map { ParsedToolCall(name: $0.name, arguments: $0.arguments) }
+            let msg = try ToolPrompt.assistantMessage(content: "Calling.", calls: calls)
+            let back = ToolCallParser.parse(msg.content!)
+            XCTAssertEqual(back.content, "Calling.")
+            XCTAssertEqual(back.calls, calls)
+            let prompt = try ChatTemplate.pangu.render(messages: [.user("q"), msg], addGenerationPrompt: false)
+            XCTAssertTrue(prompt.hasSuffix("[unused9]助手：" + msg.content! + "[unused10]"))
+        }
+    }
+
+    func testAlternativeMarkers() {
+        let r = ToolCallParser.parse("x<|tool_call_start|>[{\"name\": \"f\", \"arguments\": {}}]<|tool_call_end|>", markers: .panguV2)
+        XCTAssertEqual(r.content, "x")
+        XCTAssertEqual(r.calls.map(\.name), ["f"])
+    }
+}
