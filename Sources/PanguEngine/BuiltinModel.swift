@@ -6,7 +6,7 @@ import PanguTensor
 /// Locates (and creates on first use) the built-in tiny model.
 public enum BuiltinModel {
     /// Version tag: bump when the preset or writer changes so stale caches are rebuilt.
-    static let version = "tiny-v1"
+    static let version = "tiny-v2"
 
     /// The directory of the built-in model, creating it if needed.
     public static func directory() throws -> URL {

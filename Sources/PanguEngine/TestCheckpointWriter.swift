@@ -4,6 +4,7 @@
 import Foundation
 import PanguModels
 import PanguRuntime
+import PanguTokenizer
 import PanguTensor
 import PanguWeights
 
@@ -16,7 +17,7 @@ public struct TestModelPreset: Sendable {
 
     /// The built-in demo model: small enough to create in a second.
     public static let tiny = TestModelPreset(name: "tiny", hidden: 128, intermediate: 352, layers: 4, heads: 4,
-                                             kvHeads: 2, vocab: 512, ropeTheta: 16_000_000, tied: false, shards: 1,
+                                             kvHeads: 2, vocab: 2048, ropeTheta: 16_000_000, tied: false, shards: 1,
                                              contextLength: 4096)
     /// openPangu-Embedded-1B shapes (spec §1.1).
     public static let oneB = TestModelPreset(name: "1b-shape", hidden: 1536, intermediate: 6144, layers: 26, heads: 12,
@@ -35,11 +36,28 @@ public struct TestModelPreset: Sendable {
 
 /// Writes random-weight checkpoints.
 public enum TestCheckpointWriter {
-    /// Writes `preset` with weights of `dtype` into `directory`, reporting (bytes done, total).
+    /// Writes `preset` with weights of `dtype` into `directory`, reporting (bytes done, total). The tokenizer
+    /// files in `tokenizer` (default: the built-in tiny Pangu-like tokenizer) are copied alongside, and its
+    /// BOS/EOS ids go into config.json and generation_config.json.
     public static func write(_ preset: TestModelPreset, dtype: DType, seed: UInt64, to directory: URL,
+                             tokenizer: URL? = BuiltinTokenizer.tinyPanguDirectory,
                              progress: ((Int, Int) -> Void)? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let p = preset, dh = p.headDim
+        var p = preset
+        if let tokenizer {
+            let tok = try HuggingFaceTokenizer(directory: tokenizer)
+            guard tok.vocabularySize <= p.vocab else {
+                throw EngineError.tokenizerMismatch(detail: "tokenizer has \(tok.vocabularySize) ids, preset vocabulary \(p.vocab)")
+            }
+            p.bos = tok.bosTokenId ?? p.bos
+            p.eos = tok.eosTokenIds.first ?? p.eos
+            for file in ["tokenizer.model", "tokenizer_config.json"] {
+                let dst = directory.appendingPathComponent(file)
+                try? FileManager.default.removeItem(at: dst)
+                try FileManager.default.copyItem(at: tokenizer.appendingPathComponent(file), to: dst)
+            }
+        }
+        let dh = p.headDim
         // Tensors in the official order: embeddings, layers, final norm, lm_head.
         var tensors: [(SafetensorsWriter.Entry, Float)] = []  // entry, init scale (0 = ones for norms)
         func add(_ name: String, _ shape: [Int], _ scale: Float, _ type: DType? = nil) {

@@ -28,35 +28,56 @@ struct SamplingOptions: ParsableArguments {
 }
 
 struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Generate tokens after a prompt.")
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a text prompt (streamed as it is generated) or a list of token ids.")
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var sampling: SamplingOptions
-    @Option(help: "Prompt as comma-separated token ids.") var tokenIds: String
+    @Argument(help: "Prompt text (plain completion; use `pangu chat` for the chat template).") var prompt: String?
+    @Option(help: "Prompt as comma-separated token ids instead of text; prints token ids.") var tokenIds: String?
     @Option(help: "Maximum new tokens.") var maxTokens: Int = 64
 
+    func validate() throws {
+        if (prompt == nil) == (tokenIds == nil) { throw ValidationError("give either a prompt text or --token-ids") }
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    }
+
     func run() throws {
-        let ids = try parseTokenIds(tokenIds)
-        guard !ids.isEmpty else { throw ValidationError("--token-ids is empty") }
         let loaded = try options.load()
         let params = sampling.resolve(loaded.generationConfig.sampling)
-        let generator = TokenGenerator(model: loaded.model, eosTokenIds: loaded.generationConfig.eosTokenIds)
-        let cache = loaded.model.makeCache()
         let start = Date()
         var firstTokenAt: Date?
-        let result = try generator.generate(prompt: ids, cache: cache, sampling: params, maxTokens: maxTokens) { id in
-            if firstTokenAt == nil { firstTokenAt = Date() }
-            emit("\(id) ")
-            return true
+        let promptCount: Int, generated: Int, finish: FinishReason
+        if let tokenIds {
+            let ids = try parseTokenIds(tokenIds)
+            guard !ids.isEmpty else { throw ValidationError("--token-ids is empty") }
+            let generator = TokenGenerator(model: loaded.model, eosTokenIds: loaded.generationConfig.eosTokenIds)
+            let result = try generator.generate(prompt: ids, cache: loaded.model.makeCache(), sampling: params,
+                                                maxTokens: maxTokens) { id in
+                if firstTokenAt == nil { firstTokenAt = Date() }
+                emit("\(id) ")
+                return true
+            }
+            (promptCount, generated, finish) = (ids.count, result.tokens.count, result.finish)
+        } else {
+            let engine = try Engine(loaded: loaded)
+            let text = prompt!
+            promptCount = engine.tokenizer.encode(text, addSpecialTokens: true).count
+            emit(text)
+            let result = try engine.complete(text, sampling: params, maxTokens: maxTokens) { piece in
+                if firstTokenAt == nil { firstTokenAt = Date() }
+                emit(piece)
+                return true
+            }
+            (generated, finish) = (result.tokens.count, result.finish)
         }
-        print()
+        emit("\n")
         let end = Date()
         let prefill = (firstTokenAt ?? end).timeIntervalSince(start)
         let decode = end.timeIntervalSince(firstTokenAt ?? end)
-        let n = result.tokens.count
         FileHandle.standardError.write(Data(String(
             format: "prompt %d tokens in %.2f s (%.1f tok/s); generated %d tokens, %.2f tok/s; finish: %@\n",
-            ids.count, prefill, Double(ids.count) / max(prefill, 1e-9), n,
-            n > 1 ? Double(n - 1) / max(decode, 1e-9) : 0, result.finish.rawValue).utf8))
+            promptCount, prefill, Double(promptCount) / max(prefill, 1e-9), generated,
+            generated > 1 ? Double(generated - 1) / max(decode, 1e-9) : 0, finish.rawValue).utf8))
     }
 }

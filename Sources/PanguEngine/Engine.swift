@@ -1,0 +1,112 @@
+// The text-level façade: a loaded model plus its tokenizer and chat template, as a user's checkpoint directory
+// provides them (tokenizer.model, tokenizer_config.json with added tokens and chat_template).
+import Foundation
+import PanguChat
+import PanguModels
+import PanguRuntime
+import PanguTokenizer
+
+/// Errors of the engine façade.
+public enum EngineError: Error, CustomStringConvertible {
+    /// A text command needs a tokenizer the checkpoint directory lacks.
+    case noTokenizer(directory: String, reason: String)
+    /// The tokenizer and the model disagree (ids beyond the model's vocabulary).
+    case tokenizerMismatch(detail: String)
+    /// The chat template could not be parsed or rendered.
+    case chatTemplate(String)
+    /// The prompt does not fit the context.
+    case promptTooLong(tokens: Int, contextLength: Int)
+
+    public var description: String {
+        switch self {
+        case let .noTokenizer(directory, reason): return "no usable tokenizer in \(directory): \(reason)"
+        case let .tokenizerMismatch(detail): return "tokenizer does not match the model: \(detail)"
+        case let .chatTemplate(detail): return "chat template: \(detail)"
+        case let .promptTooLong(tokens, context):
+            return "the prompt has \(tokens) tokens but the context length is \(context)"
+        }
+    }
+}
+
+/// A model with its tokenizer and chat template: everything needed to go from text to text.
+public final class Engine: @unchecked Sendable {
+    /// Model and generation defaults.
+    public let loaded: LoadedModel
+    /// The tokenizer from `tokenizer.model` + `tokenizer_config.json`.
+    public let tokenizer: HuggingFaceTokenizer
+    /// The checkpoint's chat template, or the built-in Pangu template when it has none.
+    public let template: ChatTemplate
+    /// Ids that end a reply: generation_config.json's, config.json's and the tokenizer's EOS.
+    public let eosTokenIds: [Int]
+
+    /// Wraps a loaded model, reading the tokenizer from the same directory.
+    public init(loaded: LoadedModel) throws {
+        self.loaded = loaded
+        let dir = loaded.directory
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("tokenizer.model").path) else {
+            throw EngineError.noTokenizer(directory: dir.path, reason: "tokenizer.model is missing")
+        }
+        do { tokenizer = try HuggingFaceTokenizer(directory: dir) } catch {
+            throw EngineError.noTokenizer(directory: dir.path, reason: "\(error)")
+        }
+        let vocab = loaded.model.info.vocabularySize
+        if tokenizer.vocabularySize > vocab {
+            throw EngineError.tokenizerMismatch(
+                detail: "the tokenizer has \(tokenizer.vocabularySize) ids, the model's vocabulary is \(vocab)")
+        }
+        do {
+            let configData = try? Data(contentsOf: dir.appendingPathComponent("tokenizer_config.json"))
+            let set = try ChatTemplateSet(tokenizerConfigJSON: configData)
+            template = (try? set.select(hasTools: false)) ?? ChatTemplate.pangu
+        } catch {
+            throw EngineError.chatTemplate("\(error)")
+        }
+        var eos = loaded.generationConfig.eosTokenIds
+        for id in loaded.model.info.eosTokenIds + tokenizer.eosTokenIds where !eos.contains(id) { eos.append(id) }
+        eosTokenIds = eos
+    }
+
+    /// Loads a checkpoint directory (or the built-in tiny model when nil).
+    public convenience init(directory: URL?, prefault: Bool = true, progress: ((Int, Int) -> Void)? = nil) throws {
+        let dir = try directory ?? BuiltinModel.directory()
+        try self.init(loaded: LoadedModel(directory: dir, prefault: prefault, progress: progress))
+    }
+
+    /// The model.
+    public var model: LanguageModel { loaded.model }
+
+    /// Streams a plain text completion of `prompt` (no chat template). `onText` gets each UTF-8-complete piece
+    /// of text and returns false to stop.
+    @discardableResult
+    public func complete(_ prompt: String, sampling: SamplingParameters, maxTokens: Int,
+                         onText: (String) -> Bool) throws -> (text: String, tokens: [Int], finish: FinishReason) {
+        let ids = tokenizer.encode(prompt, addSpecialTokens: true)
+        return try stream(promptTokens: ids, cache: model.makeCache(), sampling: sampling, maxTokens: maxTokens,
+                          onText: onText)
+    }
+
+    /// Appends `promptTokens` to `cache` and streams generated text (special tokens kept, so reasoning markers
+    /// reach the caller's `ReasoningSplitter`).
+    func stream(promptTokens: [Int], cache: KVCache, sampling: SamplingParameters, maxTokens: Int,
+                onText: (String) -> Bool) throws -> (text: String, tokens: [Int], finish: FinishReason) {
+        let needed = cache.count + promptTokens.count
+        if needed >= cache.maxPositions {
+            throw EngineError.promptTooLong(tokens: needed, contextLength: cache.maxPositions)
+        }
+        let budget = min(maxTokens, cache.maxPositions - needed)
+        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: false)
+        var text = ""
+        var keepGoing = true
+        let generator = TokenGenerator(model: model, eosTokenIds: eosTokenIds)
+        let result = try generator.generate(prompt: promptTokens, cache: cache, sampling: sampling,
+                                            maxTokens: budget) { id in
+            let piece = detokenizer.append(id)
+            text += piece
+            if !piece.isEmpty { keepGoing = onText(piece) }
+            return keepGoing
+        }
+        let tail = detokenizer.finish()
+        if !tail.isEmpty { text += tail; _ = onText(tail) }
+        return (text, result.tokens, result.finish)
+    }
+}
