@@ -59,6 +59,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguModelsTests", dependencies: ["PanguModels", "PanguRuntime", "PanguTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PanguCLITests", dependencies: ["pangu", "PanguTestSupport", "PanguWeights"]),
         .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTestSupport"]),
     ]
 )

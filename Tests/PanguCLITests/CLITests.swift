@@ -1,0 +1,115 @@
+// End-to-end: the `pangu` binary as a user runs it, checked against the transformers goldens.
+import Foundation
+import PanguTestSupport
+import PanguWeights
+import XCTest
+
+final class CLITests: XCTestCase {
+    /// The built `pangu` executable (next to the test bundle).
+    var binary: URL {
+        var dir = Bundle(for: CLITests.self).bundleURL
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("pangu").path), dir.path != "/" {
+            dir.deleteLastPathComponent()
+        }
+        return dir.appendingPathComponent("pangu")
+    }
+
+    var fixtures: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("PanguModelsTests/Fixtures")
+    }
+
+    @discardableResult
+    func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) throws -> (out: String, err: String, status: Int32) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self), p.terminationStatus)
+    }
+
+    struct Golden: Decodable { let prompt_ids: [Int]; let greedy_new_tokens: [Int] }
+
+    func testLogitsCommandWritesTransformersLogits() throws {
+        let dir = fixtures.appendingPathComponent("tiny-f32")
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: dir.appendingPathComponent("golden.json")))
+        let tmp = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("logits.npy").path
+        let r = try run(["logits", "--model", dir.path, "--token-ids", golden.prompt_ids.map(String.init).joined(separator: ","),
+                         "--output", out])
+        XCTAssertEqual(r.status, 0, r.err)
+        let (mine, shape) = try NPYFile.read(out)
+        let (ref, refShape) = try NPYFile.read(dir.appendingPathComponent("prefill_logits.npy").path)
+        XCTAssertEqual(shape, refShape)
+        let c = compare(mine, ref)
+        XCTAssertTrue(c.within(relative: 1e-4), "\(c)")
+    }
+
+    func testGenerateTokenIdsGreedyMatchesTransformers() throws {
+        let dir = fixtures.appendingPathComponent("tiny-bf16")
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: dir.appendingPathComponent("golden.json")))
+        let r = try run(["generate", "--model", dir.path, "--greedy", "--max-tokens", "16",
+                         "--token-ids", golden.prompt_ids.map(String.init).joined(separator: ",")])
+        XCTAssertEqual(r.status, 0, r.err)
+        let ids = r.out.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
+        // The reference generated 16 tokens without EOS stopping; ours stops at the config's EOS if it comes first.
+        XCTAssertFalse(ids.isEmpty)
+        XCTAssertEqual(ids, Array(golden.greedy_new_tokens.prefix(ids.count)))
+    }
+
+    func testInspectReportsShapesAndParameters() throws {
+        let r = try run(["inspect", fixtures.appendingPathComponent("tiny-bf16").path])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("head dim 32"), r.out)
+        XCTAssertTrue(r.out.contains("bf16"), r.out)
+        XCTAssertTrue(r.out.contains("PanguEmbeddedForCausalLM"), r.out)
+    }
+
+    func testBadInputsGiveClearErrors() throws {
+        let dir = fixtures.appendingPathComponent("tiny-f32")
+        var r = try run(["logits", "--model", dir.path, "--token-ids", "1,x,3", "--output", "/tmp/never.npy"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("item 2"), r.err)
+        r = try run(["generate", "--model", dir.path, "--token-ids", "1,99999"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("99999") && r.err.contains("position 1"), r.err)
+        r = try run(["inspect", "/nonexistent/dir"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("/nonexistent/dir"), r.err)
+    }
+
+    func testBuiltinModelChatAndGenerateAndCreateTestModel() throws {
+        let cache = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let env = ["PANGU_CACHE": cache.path]
+        var r = try run(["generate", "Hello", "--max-tokens", "5", "--seed", "1"], env: env)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.hasPrefix("Hello"), r.out)
+        r = try run(["chat", "--max-tokens", "4", "--think", "fast"], stdin: "hi\nagain\n/exit\n", env: env)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("reused from cache"), r.err)
+        let made = cache.appendingPathComponent("made")
+        // (7b-shape writes gigabytes; the same writer is exercised here with the tiny shapes in f16.)
+        r = try run(["create-test-model", made.path, "--preset", "tiny", "--layers", "2", "--dtype", "f16"], env: env)
+        XCTAssertEqual(r.status, 0, r.err)
+        r = try run(["inspect", made.path], env: env)
+        XCTAssertTrue(r.out.contains("layers:           2") && r.out.contains("f16"), r.out)
+        r = try run(["create-test-model", made.path, "--preset", "13b"], env: env)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("13b"), r.err)
+        r = try run(["tokenize", "--json", "--model", made.path], stdin: "\"hello\"\n\"[unused9]x\"\n", env: env)
+        XCTAssertEqual(r.out.split(separator: "\n").count, 2, r.out)
+    }
+}
