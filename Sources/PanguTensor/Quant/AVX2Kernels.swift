@@ -1,0 +1,186 @@
+// AVX2 integer dot-product kernels (x86-64 only; the module is compiled with -march=x86-64-v3).
+//
+// Every weight block is unpacked once into 32 int8/uint8 lanes and then multiplied against the matching block
+// of each activation row with `vpmaddubsw` (u8 × i8 → i16 pairs) and `vpmaddwd` (→ i32), so one weight block
+// read from memory serves all `tokens` activation rows while it is in registers.
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+@inline(__always) func ld256(_ p: UnsafeRawPointer) -> __m256i {
+    unsafeBitCast(p.loadUnaligned(as: SIMD32<UInt8>.self), to: __m256i.self)
+}
+@inline(__always) func ld128(_ p: UnsafeRawPointer) -> __m128i {
+    unsafeBitCast(p.loadUnaligned(as: SIMD16<UInt8>.self), to: __m128i.self)
+}
+@inline(__always) func hsum(_ v: __m256) -> Float { v.sum() }
+@inline(__always) func fabs8(_ v: SIMD8<Float>) -> SIMD8<Float> {
+    unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: SIMD8<Float>.self)
+}
+@inline(__always) func splat8(_ b: UInt8) -> __m256i { _mm256_set1_epi8(CChar(bitPattern: b)) }
+
+/// A 32-value legacy block format as seen by the AVX2 driver.
+protocol AVX2LegacyBlock {
+    /// Weight block size in bytes.
+    static var bytes: Int { get }
+    /// True for symmetric formats (q8_0/q4_0/q5_0, paired with q8_0); false for d/m formats (paired with q8_1).
+    static var symmetric: Bool { get }
+    /// The 32 levels in element order: signed for symmetric formats, unsigned otherwise.
+    static func levels(_ p: UnsafeRawPointer) -> __m256i
+    /// Offset of the f16 min `m` (d/m formats only).
+    static var minOffset: Int { get }
+}
+
+/// Expands bits 0..<32 of `qh` into 32 bytes equal to 0x10 where the bit is set, 0 otherwise.
+@inline(__always) func fifthBits(_ qh: UInt32) -> __m256i {
+    let x = _mm256_set1_epi32(Int32(bitPattern: qh))
+    let shuf = unsafeBitCast(SIMD32<UInt8>(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), to: __m256i.self)
+    let bit = unsafeBitCast(SIMD4<UInt64>(repeating: 0x8040_2010_0804_0201), to: __m256i.self)
+    let sel = _mm256_and_si256(_mm256_shuffle_epi8(x, shuf), bit)
+    return _mm256_and_si256(_mm256_cmpeq_epi8(sel, bit), splat8(0x10))
+}
+
+/// Low nibbles of 16 bytes in lanes 0..15, high nibbles in lanes 16..31.
+@inline(__always) func nibbles(_ p: UnsafeRawPointer) -> __m256i {
+    let q = ld128(p)
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), splat8(0x0F))
+}
+
+enum AVXQ8_0: AVX2LegacyBlock {
+    static var bytes: Int { 34 }
+    static var symmetric: Bool { true }
+    static var minOffset: Int { 0 }
+    @inline(__always) static func levels(_ p: UnsafeRawPointer) -> __m256i { ld256(p + 2) }
+}
+
+enum AVXQ4_0: AVX2LegacyBlock {
+    static var bytes: Int { 18 }
+    static var symmetric: Bool { true }
+    static var minOffset: Int { 0 }
+    @inline(__always) static func levels(_ p: UnsafeRawPointer) -> __m256i {
+        _mm256_sub_epi8(nibbles(p + 2), splat8(8))
+    }
+}
+
+enum AVXQ5_0: AVX2LegacyBlock {
+    static var bytes: Int { 22 }
+    static var symmetric: Bool { true }
+    static var minOffset: Int { 0 }
+    @inline(__always) static func levels(_ p: UnsafeRawPointer) -> __m256i {
+        let qh = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
+        return _mm256_sub_epi8(_mm256_or_si256(nibbles(p + 6), fifthBits(qh)), splat8(16))
+    }
+}
+
+enum AVXQ4_1: AVX2LegacyBlock {
+    static var bytes: Int { 20 }
+    static var symmetric: Bool { false }
+    static var minOffset: Int { 2 }
+    @inline(__always) static func levels(_ p: UnsafeRawPointer) -> __m256i { nibbles(p + 4) }
+}
+
+enum AVXQ5_1: AVX2LegacyBlock {
+    static var bytes: Int { 24 }
+    static var symmetric: Bool { false }
+    static var minOffset: Int { 2 }
+    @inline(__always) static func levels(_ p: UnsafeRawPointer) -> __m256i {
+        let qh = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        return _mm256_or_si256(nibbles(p + 8), fifthBits(qh))
+    }
+}
+
+enum AVX2Kernels {
+    /// Fast q8_0 (`withSum == false`) / q8_1 activation quantiser; byte-identical to `QuantReference`.
+    static func quantizeQ8Legacy(_ x: UnsafePointer<Float>, k: Int, withSum: Bool, into out: UnsafeMutableRawPointer) {
+        let bb = withSum ? 36 : 34, qoff = withSum ? 4 : 2
+        for b in 0..<(k / 32) {
+            let xp = UnsafeRawPointer(x + 32 * b)
+            let v0 = xp.loadUnaligned(as: SIMD8<Float>.self), v1 = xp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let v2 = xp.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), v3 = xp.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+            let m = pointwiseMax(pointwiseMax(fabs8(v0), fabs8(v1)), pointwiseMax(fabs8(v2), fabs8(v3)))
+            let amax = m.max()
+            let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
+            let o = out + bb * b
+            var isum = SIMD8<Int32>()
+            @inline(__always) func put(_ v: SIMD8<Float>, _ i: Int) {
+                let q = SIMD8<Int32>((v * id).rounded(.toNearestOrAwayFromZero))
+                isum &+= q
+                o.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: q), toByteOffset: qoff + 8 * i, as: SIMD8<Int8>.self)
+            }
+            put(v0, 0); put(v1, 1); put(v2, 2); put(v3, 3)
+            HalfConversion.storeF16(d, o)
+            if withSum { HalfConversion.storeF16(Float(isum.wrappedSum()) * d, o, 2) }
+        }
+    }
+
+    static func gemm(weights: UnsafeRawPointer, dtype: DType, k: Int, rows: Range<Int>, qx: UnsafeRawPointer,
+                     tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        switch dtype {
+        case .q8_0: legacy(AVXQ8_0.self, weights, k, rows, qx, tokens, out, outStride)
+        case .q4_0: legacy(AVXQ4_0.self, weights, k, rows, qx, tokens, out, outStride)
+        case .q5_0: legacy(AVXQ5_0.self, weights, k, rows, qx, tokens, out, outStride)
+        case .q4_1: legacy(AVXQ4_1.self, weights, k, rows, qx, tokens, out, outStride)
+        case .q5_1: legacy(AVXQ5_1.self, weights, k, rows, qx, tokens, out, outStride)
+        case .q4_K, .q5_K, .q6_K: kquant(dtype, weights, k, rows, qx, tokens, out, outStride)
+        default: preconditionFailure("no AVX2 kernel for \(dtype)")
+        }
+    }
+
+    /// i32 lanes of Σ w·a over one 32-value block (`w` already unpacked; `aw` = |w| for symmetric formats).
+    @inline(__always)
+    static func blockDot<F: AVX2LegacyBlock>(_: F.Type, _ w: __m256i, _ aw: __m256i, _ a: __m256i) -> __m256 {
+        let p = F.symmetric ? _mm256_maddubs_epi16(aw, _mm256_sign_epi8(a, w)) : _mm256_maddubs_epi16(w, a)
+        return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)))
+    }
+
+    @inline(__always)
+    static func legacy<F: AVX2LegacyBlock>(_ f: F.Type, _ weights: UnsafeRawPointer, _ k: Int, _ rows: Range<Int>,
+                                           _ qx: UnsafeRawPointer, _ tokens: Int,
+                                           _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let nb = k / 32, wrb = nb * F.bytes
+        let ab = F.symmetric ? 34 : 36, aoff = F.symmetric ? 2 : 4, arb = nb * ab
+        if tokens == 1 {
+            for r in rows {
+                let w = weights + r * wrb
+                var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+                var mins: Float = 0
+                var b = 0
+                while b < nb {
+                    let wp = w + b * F.bytes, ap = qx + b * ab
+                    let wv = F.levels(wp)
+                    let s = blockDot(f, wv, F.symmetric ? _mm256_sign_epi8(wv, wv) : wv, ld256(ap + aoff))
+                    let scale = HalfConversion.loadF16(wp) * HalfConversion.loadF16(ap)
+                    if b & 1 == 0 { acc0 = _mm256_fmadd_ps(s, _mm256_set1_ps(scale), acc0) }
+                    else { acc1 = _mm256_fmadd_ps(s, _mm256_set1_ps(scale), acc1) }
+                    if !F.symmetric { mins += HalfConversion.loadF16(wp, F.minOffset) * HalfConversion.loadF16(ap, 2) }
+                    b += 1
+                }
+                out[r - rows.lowerBound] = hsum(_mm256_add_ps(acc0, acc1)) + mins
+            }
+            return
+        }
+        let acc = UnsafeMutablePointer<__m256>.allocate(capacity: tokens)
+        let mins = UnsafeMutablePointer<Float>.allocate(capacity: tokens)
+        defer { acc.deallocate(); mins.deallocate() }
+        for r in rows {
+            let w = weights + r * wrb
+            for t in 0..<tokens { acc[t] = _mm256_setzero_ps(); mins[t] = 0 }
+            for b in 0..<nb {
+                let wp = w + b * F.bytes
+                let wv = F.levels(wp)
+                let aw = F.symmetric ? _mm256_sign_epi8(wv, wv) : wv
+                let dw = HalfConversion.loadF16(wp)
+                let mw = F.symmetric ? 0 : HalfConversion.loadF16(wp, F.minOffset)
+                var ap = qx + b * ab
+                for t in 0..<tokens {
+                    let s = blockDot(f, wv, aw, ld256(ap + aoff))
+                    acc[t] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw * HalfConversion.loadF16(ap)), acc[t])
+                    if !F.symmetric { mins[t] += mw * HalfConversion.loadF16(ap, 2) }
+                    ap += arb
+                }
+            }
+            for t in 0..<tokens { out[t * outStride + (r - rows.lowerBound)] = hsum(acc[t]) + mins[t] }
+        }
+    }
+}
+#endif

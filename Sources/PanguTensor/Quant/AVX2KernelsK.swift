@@ -1,0 +1,121 @@
+// AVX2 kernels for the K-quants (q4_K, q5_K, q6_K) against q8_K activations.
+//
+// Each 256-value weight super-block is unpacked once into 8 vectors of 32 unsigned levels plus 8 vectors of
+// 16-bit sub-block scales; every activation row then costs 8 × (vpmaddubsw + vpmaddwd + vpaddd) plus the
+// min / -32 correction computed from q8_K's per-16 sums (`bsums`).
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+extension AVX2Kernels {
+    /// Unpacked super-block: levels[0..<8], scales[8..<16], and the correction vector at [16]
+    /// (q4_K/q5_K: per-lane pair-duplicated mins; q6_K: 16 signed scales, each as i16).
+    @inline(__always)
+    static func decodeK(_ dtype: DType, _ p: UnsafeRawPointer, _ v: UnsafeMutablePointer<__m256i>) -> (Float, Float) {
+        let low4 = splat8(0x0F)
+        if dtype == .q6_K {
+            for n in 0..<2 {
+                let qa = ld256(p + 64 * n), qb = ld256(p + 64 * n + 32), h = ld256(p + 128 + 32 * n)
+                let m30 = splat8(0x30)
+                v[4 * n + 0] = _mm256_or_si256(_mm256_and_si256(qa, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30))
+                v[4 * n + 1] = _mm256_or_si256(_mm256_and_si256(qb, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30))
+                v[4 * n + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4), _mm256_and_si256(h, m30))
+                v[4 * n + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low4),
+                                               _mm256_and_si256(_mm256_srli_epi16(h, 2), m30))
+            }
+            let sc = p + 192
+            for c in 0..<8 {
+                let s0 = Int16(sc.load(fromByteOffset: 2 * c, as: Int8.self))
+                let s1 = Int16(sc.load(fromByteOffset: 2 * c + 1, as: Int8.self))
+                v[8 + c] = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0))
+            }
+            v[16] = _mm256_cvtepi8_epi16(ld128(sc))
+            return (HalfConversion.loadF16(p, 208), 0)
+        }
+        let s0 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let s1 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+        let s2 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+        let scLo = s0 & 0x3f3f_3f3f, mnLo = s1 & 0x3f3f_3f3f
+        let scHi = (s2 & 0x0f0f_0f0f) | (((s0 >> 6) & 0x0303_0303) << 4)
+        let mnHi = ((s2 >> 4) & 0x0f0f_0f0f) | (((s1 >> 6) & 0x0303_0303) << 4)
+        let scales = UInt64(scLo) | (UInt64(scHi) << 32), mins = UInt64(mnLo) | (UInt64(mnHi) << 32)
+        for c in 0..<8 { v[8 + c] = _mm256_set1_epi16(Int16(truncatingIfNeeded: (scales >> UInt64(8 * c)) & 0xFF)) }
+        let dup = unsafeBitCast(SIMD16<UInt8>(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), to: __m128i.self)
+        v[16] = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_cvtsi64_si128(Int64(bitPattern: mins)), dup))
+        let q5 = dtype == .q5_K
+        let qs = p + (q5 ? 48 : 16)
+        let qh = q5 ? ld256(p + 16) : _mm256_setzero_si256()
+        let one = splat8(1)
+        for j in 0..<4 {
+            let q = ld256(qs + 32 * j)
+            var lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)
+            if q5 {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j)), one), 4))
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j + 1)), one), 4))
+            }
+            v[2 * j] = lo; v[2 * j + 1] = hi
+        }
+        return (HalfConversion.loadF16(p), HalfConversion.loadF16(p, 2))
+    }
+
+    /// Adds one super-block's contribution (weights unpacked in `v`, activation block at `a`) to `acc`.
+    @inline(__always)
+    static func superDot(_ q6: Bool, _ v: UnsafePointer<__m256i>, _ d: Float, _ dmin: Float, _ a: UnsafeRawPointer,
+                         _ acc: __m256) -> __m256 {
+        var s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256()
+        for c in stride(from: 0, to: 8, by: 2) {
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(v[c], ld256(a + 4 + 32 * c)), v[8 + c]))
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(v[c + 1], ld256(a + 36 + 32 * c)), v[9 + c]))
+        }
+        var sumi = _mm256_add_epi32(s0, s1)
+        let da = Float(bitPattern: UInt32(littleEndian: a.loadUnaligned(as: UInt32.self)))
+        let corr = _mm256_madd_epi16(v[16], ld256(a + 260))
+        if q6 {
+            sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(corr, 5))
+            return _mm256_fmadd_ps(_mm256_set1_ps(d * da), _mm256_cvtepi32_ps(sumi), acc)
+        }
+        let r = _mm256_fmadd_ps(_mm256_set1_ps(d * da), _mm256_cvtepi32_ps(sumi), acc)
+        return _mm256_fnmadd_ps(_mm256_set1_ps(dmin * da), _mm256_cvtepi32_ps(corr), r)
+    }
+
+    static func kquant(_ dtype: DType, _ weights: UnsafeRawPointer, _ k: Int, _ rows: Range<Int>,
+                       _ qx: UnsafeRawPointer, _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        switch dtype {
+        case .q6_K: kquantTyped(.q6_K, weights, k, rows, qx, tokens, out, outStride)
+        case .q5_K: kquantTyped(.q5_K, weights, k, rows, qx, tokens, out, outStride)
+        default: kquantTyped(.q4_K, weights, k, rows, qx, tokens, out, outStride)
+        }
+    }
+
+    @inline(__always)
+    static func kquantTyped(_ dtype: DType, _ weights: UnsafeRawPointer, _ k: Int, _ rows: Range<Int>,
+                            _ qx: UnsafeRawPointer, _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let nb = k / 256, wb = dtype.bytesPerBlock, wrb = nb * wb, arb = nb * 292
+        let q6 = dtype == .q6_K
+        let v = UnsafeMutablePointer<__m256i>.allocate(capacity: 17)
+        let acc = UnsafeMutablePointer<__m256>.allocate(capacity: tokens)
+        defer { v.deallocate(); acc.deallocate() }
+        for r in rows {
+            let w = weights + r * wrb
+            if tokens == 1 {
+                var a0 = _mm256_setzero_ps()
+                for b in 0..<nb {
+                    let (d, dmin) = decodeK(dtype, w + b * wb, v)
+                    a0 = superDot(q6, v, d, dmin, qx + b * 292, a0)
+                }
+                out[r - rows.lowerBound] = hsum(a0)
+                continue
+            }
+            for t in 0..<tokens { acc[t] = _mm256_setzero_ps() }
+            for b in 0..<nb {
+                let (d, dmin) = decodeK(dtype, w + b * wb, v)
+                var a = qx + b * 292
+                for t in 0..<tokens {
+                    acc[t] = superDot(q6, v, d, dmin, a, acc[t])
+                    a += arb
+                }
+            }
+            for t in 0..<tokens { out[t * outStride + (r - rows.lowerBound)] = hsum(acc[t]) }
+        }
+    }
+}
+#endif
