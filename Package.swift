@@ -42,7 +42,8 @@ let package = Package(
             swiftSettings: fastMath),
         // Fixture builders and golden-file helpers for the test targets.
         .target(name: "PanguTestSupport", dependencies: ["PanguEngine"]),
-        .testTarget(name: "PanguTensorTests", dependencies: ["PanguTensor", "PanguTestSupport"]),
+        .testTarget(name: "PanguTensorTests", dependencies: ["PanguTensor", "PanguTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguWeightsTests", dependencies: ["PanguWeights", "PanguTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguTokenizerTests", dependencies: ["PanguTokenizer"],
