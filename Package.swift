@@ -40,6 +40,8 @@ let package = Package(
             name: "pangu",
             dependencies: ["PanguEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath),
+        // Single-thread GB/s of the quantised matvec/GEMM kernels per weight format.
+        .executableTarget(name: "quant-bench", dependencies: ["PanguTensor"], swiftSettings: fastMath),
         // Fixture builders and golden-file helpers for the test targets.
         .target(name: "PanguTestSupport", dependencies: ["PanguEngine"]),
         .testTarget(name: "PanguTensorTests", dependencies: ["PanguTensor", "PanguTestSupport"],

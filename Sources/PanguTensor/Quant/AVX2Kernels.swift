@@ -159,27 +159,48 @@ enum AVX2Kernels {
             }
             return
         }
-        let acc = UnsafeMutablePointer<__m256>.allocate(capacity: tokens)
-        let mins = UnsafeMutablePointer<Float>.allocate(capacity: tokens)
-        defer { acc.deallocate(); mins.deallocate() }
-        for r in rows {
-            let w = weights + r * wrb
-            for t in 0..<tokens { acc[t] = _mm256_setzero_ps(); mins[t] = 0 }
-            for b in 0..<nb {
-                let wp = w + b * F.bytes
-                let wv = F.levels(wp)
-                let aw = F.symmetric ? _mm256_sign_epi8(wv, wv) : wv
-                let dw = HalfConversion.loadF16(wp)
-                let mw = F.symmetric ? 0 : HalfConversion.loadF16(wp, F.minOffset)
-                var ap = qx + b * ab
-                for t in 0..<tokens {
-                    let s = blockDot(f, wv, aw, ld256(ap + aoff))
-                    acc[t] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw * HalfConversion.loadF16(ap)), acc[t])
-                    if !F.symmetric { mins[t] += mw * HalfConversion.loadF16(ap, 2) }
-                    ap += arb
+        // Prefill: 2 weight rows × 4 activation rows register tile; each unpacked weight block serves 4 tokens and
+        // each activation block 2 rows. Tail rows/tokens reuse the last valid one and their results are dropped.
+        let lo = rows.lowerBound
+        for r in stride(from: lo, to: rows.upperBound, by: 2) {
+            let r1 = min(r + 1, rows.upperBound - 1)
+            let w0 = weights + r * wrb, w1 = weights + r1 * wrb
+            for t0 in stride(from: 0, to: tokens, by: 4) {
+                let a0 = qx + t0 * arb, a1 = qx + min(t0 + 1, tokens - 1) * arb
+                let a2 = qx + min(t0 + 2, tokens - 1) * arb, a3 = qx + min(t0 + 3, tokens - 1) * arb
+                var c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00
+                var c10 = c00, c11 = c00, c12 = c00, c13 = c00
+                var m00: Float = 0, m01: Float = 0, m02: Float = 0, m03: Float = 0
+                var m10: Float = 0, m11: Float = 0, m12: Float = 0, m13: Float = 0
+                for b in 0..<nb {
+                    let p0 = w0 + b * F.bytes, p1 = w1 + b * F.bytes, ao = b * ab
+                    let v0 = F.levels(p0), v1 = F.levels(p1)
+                    let u0 = F.symmetric ? _mm256_sign_epi8(v0, v0) : v0, u1 = F.symmetric ? _mm256_sign_epi8(v1, v1) : v1
+                    let d0 = HalfConversion.loadF16(p0), d1 = HalfConversion.loadF16(p1)
+                    @inline(__always) func step(_ a: UnsafeRawPointer, _ c0: inout __m256, _ c1: inout __m256,
+                                                _ n0: inout Float, _ n1: inout Float) {
+                        let ap = a + ao
+                        let av = ld256(ap + aoff), da = HalfConversion.loadF16(ap)
+                        c0 = _mm256_fmadd_ps(blockDot(f, v0, u0, av), _mm256_set1_ps(d0 * da), c0)
+                        c1 = _mm256_fmadd_ps(blockDot(f, v1, u1, av), _mm256_set1_ps(d1 * da), c1)
+                        if !F.symmetric {
+                            let sa = HalfConversion.loadF16(ap, 2)
+                            n0 += HalfConversion.loadF16(p0, F.minOffset) * sa
+                            n1 += HalfConversion.loadF16(p1, F.minOffset) * sa
+                        }
+                    }
+                    step(a0, &c00, &c10, &m00, &m10)
+                    step(a1, &c01, &c11, &m01, &m11)
+                    step(a2, &c02, &c12, &m02, &m12)
+                    step(a3, &c03, &c13, &m03, &m13)
+                }
+                let res0 = [hsum(c00) + m00, hsum(c01) + m01, hsum(c02) + m02, hsum(c03) + m03]
+                let res1 = [hsum(c10) + m10, hsum(c11) + m11, hsum(c12) + m12, hsum(c13) + m13]
+                for j in 0..<min(4, tokens - t0) {
+                    out[(t0 + j) * outStride + (r - lo)] = res0[j]
+                    if r + 1 < rows.upperBound { out[(t0 + j) * outStride + (r + 1 - lo)] = res1[j] }
                 }
             }
-            for t in 0..<tokens { out[t * outStride + (r - rows.lowerBound)] = hsum(acc[t]) + mins[t] }
         }
     }
 }
