@@ -77,6 +77,64 @@ extension AVX2Kernels {
         return _mm256_fnmadd_ps(_mm256_set1_ps(dmin * da), _mm256_cvtepi32_ps(corr), r)
     }
 
+    /// Single-token super-block dot without the unpack scratch: levels go straight from the weight bytes into
+    /// `vpmaddubsw` (decode is memory/compute bound, so this saves the 17 vector stores and reloads).
+    @inline(__always)
+    static func superDotFused(_ dtype: DType, _ p: UnsafeRawPointer, _ a: UnsafeRawPointer, _ acc: __m256) -> __m256 {
+        let low4 = splat8(0x0F)
+        let da = Float(bitPattern: UInt32(littleEndian: a.loadUnaligned(as: UInt32.self)))
+        var s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256()
+        if dtype == .q6_K {
+            let sc = p + 192, m30 = splat8(0x30)
+            @inline(__always) func pair(_ c: Int) -> __m256i {
+                _mm256_set_m128i(_mm_set1_epi16(Int16(sc.load(fromByteOffset: 2 * c + 1, as: Int8.self))),
+                                 _mm_set1_epi16(Int16(sc.load(fromByteOffset: 2 * c, as: Int8.self))))
+            }
+            for n in 0..<2 {
+                let qa = ld256(p + 64 * n), qb = ld256(p + 64 * n + 32), h = ld256(p + 128 + 32 * n)
+                let l0 = _mm256_or_si256(_mm256_and_si256(qa, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30))
+                let l1 = _mm256_or_si256(_mm256_and_si256(qb, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30))
+                let l2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4), _mm256_and_si256(h, m30))
+                let l3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low4),
+                                         _mm256_and_si256(_mm256_srli_epi16(h, 2), m30))
+                let ab = a + 4 + 128 * n, c = 4 * n
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(l0, ld256(ab)), pair(c)))
+                s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(l1, ld256(ab + 32)), pair(c + 1)))
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(l2, ld256(ab + 64)), pair(c + 2)))
+                s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(l3, ld256(ab + 96)), pair(c + 3)))
+            }
+            let corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(ld128(sc)), ld256(a + 260))
+            let sumi = _mm256_sub_epi32(_mm256_add_epi32(s0, s1), _mm256_slli_epi32(corr, 5))
+            return _mm256_fmadd_ps(_mm256_set1_ps(HalfConversion.loadF16(p, 208) * da), _mm256_cvtepi32_ps(sumi), acc)
+        }
+        let w0 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let w1 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+        let w2 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+        let scales = UInt64(w0 & 0x3f3f_3f3f) | (UInt64((w2 & 0x0f0f_0f0f) | (((w0 >> 6) & 0x0303_0303) << 4)) << 32)
+        let mins = UInt64(w1 & 0x3f3f_3f3f) | (UInt64(((w2 >> 4) & 0x0f0f_0f0f) | (((w1 >> 6) & 0x0303_0303) << 4)) << 32)
+        let q5 = dtype == .q5_K
+        let qs = p + (q5 ? 48 : 16)
+        let qh = q5 ? ld256(p + 16) : _mm256_setzero_si256()
+        let one = splat8(1)
+        for j in 0..<4 {
+            let q = ld256(qs + 32 * j)
+            var lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)
+            if q5 {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j)), one), 4))
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j + 1)), one), 4))
+            }
+            let sl = _mm256_set1_epi16(Int16(truncatingIfNeeded: (scales >> UInt64(16 * j)) & 0xFF))
+            let sh = _mm256_set1_epi16(Int16(truncatingIfNeeded: (scales >> UInt64(16 * j + 8)) & 0xFF))
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ld256(a + 4 + 64 * j)), sl))
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, ld256(a + 36 + 64 * j)), sh))
+        }
+        let dup = unsafeBitCast(SIMD16<UInt8>(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), to: __m128i.self)
+        let mv = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_cvtsi64_si128(Int64(bitPattern: mins)), dup))
+        let corr = _mm256_madd_epi16(mv, ld256(a + 260))
+        let r = _mm256_fmadd_ps(_mm256_set1_ps(HalfConversion.loadF16(p) * da), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc)
+        return _mm256_fnmadd_ps(_mm256_set1_ps(HalfConversion.loadF16(p, 2) * da), _mm256_cvtepi32_ps(corr), r)
+    }
+
     static func kquant(_ dtype: DType, _ weights: UnsafeRawPointer, _ k: Int, _ rows: Range<Int>,
                        _ qx: UnsafeRawPointer, _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         switch dtype {
@@ -97,12 +155,15 @@ extension AVX2Kernels {
         for r in rows {
             let w = weights + r * wrb
             if tokens == 1 {
-                var a0 = _mm256_setzero_ps()
-                for b in 0..<nb {
-                    let (d, dmin) = decodeK(dtype, w + b * wb, v)
-                    a0 = superDot(q6, v, d, dmin, qx + b * 292, a0)
+                var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps()
+                var b = 0
+                while b + 1 < nb {
+                    a0 = superDotFused(dtype, w + b * wb, qx + b * 292, a0)
+                    a1 = superDotFused(dtype, w + (b + 1) * wb, qx + (b + 1) * 292, a1)
+                    b += 2
                 }
-                out[r - rows.lowerBound] = hsum(a0)
+                if b < nb { a0 = superDotFused(dtype, w + b * wb, qx + b * 292, a0) }
+                out[r - rows.lowerBound] = hsum(_mm256_add_ps(a0, a1))
                 continue
             }
             for t in 0..<tokens { acc[t] = _mm256_setzero_ps() }
