@@ -55,3 +55,28 @@ final class QuantRoundTripTests: XCTestCase {
         XCTAssertTrue(HalfConversion.bf16ToF32(HalfConversion.f32ToBF16(.nan)).isNaN)
     }
 }
+
+/// Non-finite inputs (a diverged activation, a corrupt weight) must not trap in any quantiser or kernel.
+final class QuantNonFiniteTests: XCTestCase {
+    func testNonFiniteInputsDoNotTrap() {
+        var x = (0..<512).map { Float($0 % 13) - 6 }
+        x[5] = .nan; x[40] = .infinity; x[300] = -.infinity; x[301] = 1e38
+        for t in DType.allCases {
+            let q = QuantReference.quantize(x, as: t)
+            XCTAssertEqual(q.count, t.rowBytes(512))
+            _ = QuantReference.dequantize(q, dtype: t, k: 512)
+        }
+        for w in [DType.q8_0, .q4_1, .q4_K] {
+            let fmt = QuantKernels.activationFormat(for: w)
+            var out = [UInt8](repeating: 0, count: fmt.rowBytes(512))
+            x.withUnsafeBufferPointer { xp in
+                out.withUnsafeMutableBytes { QuantKernels.quantizeActivations(xp.baseAddress!, k: 512, weights: w, into: $0.baseAddress!) }
+            }
+            // 32-value blocks without non-finite values are unaffected (block 2 = x[64..<96]).
+            let clean = Array(x[64..<96])
+            if fmt != .q8_K {
+                XCTAssertEqual(Array(out[(2 * fmt.bytesPerBlock)..<(3 * fmt.bytesPerBlock)]), QuantReference.quantize(clean, as: fmt))
+            }
+        }
+    }
+}

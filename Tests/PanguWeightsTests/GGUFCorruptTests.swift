@@ -105,3 +105,14 @@ final class GGUFCorruptTests: XCTestCase {
         XCTAssertTrue(GGUFError.unknownTensorType(tensor: "w", typeID: 99).description.contains("'w'"))
     }
 }
+
+/// GGUF v2 has the same layout as v3 for little-endian files (64-bit counts); it must parse.
+final class GGUFVersionTests: XCTestCase {
+    func testVersion2Parses() throws {
+        var b = try GGUFTestSupport.smallFile()
+        b[4] = 2
+        let f = try GGUFFile(bytes: b)
+        XCTAssertEqual(f.version, 2)
+        XCTAssertEqual(try f.tensor("blk.0.attn_q.weight").dtype, .q8_0)
+    }
+}

@@ -103,7 +103,10 @@ enum AVX2Kernels {
             let o = out + bb * b
             var isum = SIMD8<Int32>()
             @inline(__always) func put(_ v: SIMD8<Float>, _ i: Int) {
-                let q = SIMD8<Int32>((v * id).rounded(.toNearestOrAwayFromZero))
+                let y = (v * id).rounded(.toNearestOrAwayFromZero)
+                // NaN → 0 and saturation keep non-finite activations from trapping (finite inputs are unaffected).
+                let q = SIMD8<Int32>(y.replacing(with: 0, where: y .!= y).clamped(lowerBound: SIMD8(repeating: -127),
+                                                                                 upperBound: SIMD8(repeating: 127)))
                 isum &+= q
                 o.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: q), toByteOffset: qoff + 8 * i, as: SIMD8<Int8>.self)
             }

@@ -79,8 +79,20 @@ public enum QuantReference {
     }
 
     /// Truncating float→int conversion used by the ggml reference quantisers (`(int8_t)(v)`).
+    /// Non-finite or huge inputs (NaN/inf weights or activations) saturate instead of trapping.
     @inline(__always)
-    static func trunc(_ v: Float) -> Int { Int(v.rounded(.towardZero)) }
+    static func trunc(_ v: Float) -> Int { safeInt(v.rounded(.towardZero)) }
+
+    /// Round half away from zero (C `roundf`), saturating like `trunc`.
+    @inline(__always)
+    static func roundAway(_ v: Float) -> Int { safeInt(v.rounded(.toNearestOrAwayFromZero)) }
+
+    /// `Int(v)` for |v| < 2^31, ±Int32 saturation beyond, 0 for NaN.
+    @inline(__always)
+    static func safeInt(_ v: Float) -> Int {
+        if abs(v) < 2_147_483_520 { return Int(v) }
+        return v > 0 ? Int(Int32.max) : (v < 0 ? Int(Int32.min) : 0)
+    }
 
     // MARK: - q8_0 {f16 d; i8 qs[32]}
 
@@ -89,7 +101,7 @@ public enum QuantReference {
         for j in 0..<32 { amax = max(amax, abs(x[j])) }
         let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
         HalfConversion.storeF16(d, out)
-        for j in 0..<32 { out.storeBytes(of: Int8((x[j] * id).rounded()), toByteOffset: 2 + j, as: Int8.self) }
+        for j in 0..<32 { out.storeBytes(of: Int8(clamping: roundAway(x[j] * id)), toByteOffset: 2 + j, as: Int8.self) }
     }
 
     static func dequantizeQ8_0(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
@@ -105,7 +117,7 @@ public enum QuantReference {
         let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
         var sum = 0
         for j in 0..<32 {
-            let q = Int8((x[j] * id).rounded())
+            let q = Int8(clamping: roundAway(x[j] * id))
             sum += Int(q)
             out.storeBytes(of: q, toByteOffset: 4 + j, as: Int8.self)
         }
@@ -124,7 +136,7 @@ public enum QuantReference {
         let d = signedAbsMax(x, 32) / -8, id: Float = d != 0 ? 1 / d : 0
         HalfConversion.storeF16(d, out)
         for j in 0..<16 {
-            let a = min(15, trunc(x[j] * id + 8.5)), b = min(15, trunc(x[j + 16] * id + 8.5))
+            let a = min(15, max(0, trunc(x[j] * id + 8.5))), b = min(15, max(0, trunc(x[j + 16] * id + 8.5)))
             out.storeBytes(of: UInt8(a | (b << 4)), toByteOffset: 2 + j, as: UInt8.self)
         }
     }
@@ -147,7 +159,7 @@ public enum QuantReference {
         HalfConversion.storeF16(d, out)
         HalfConversion.storeF16(lo, out, 2)
         for j in 0..<16 {
-            let a = min(15, trunc((x[j] - lo) * id + 0.5)), b = min(15, trunc((x[j + 16] - lo) * id + 0.5))
+            let a = min(15, max(0, trunc((x[j] - lo) * id + 0.5))), b = min(15, max(0, trunc((x[j + 16] - lo) * id + 0.5)))
             out.storeBytes(of: UInt8(a | (b << 4)), toByteOffset: 4 + j, as: UInt8.self)
         }
     }
@@ -168,7 +180,7 @@ public enum QuantReference {
         HalfConversion.storeF16(d, out)
         var qh: UInt32 = 0
         for j in 0..<16 {
-            let a = min(31, trunc(x[j] * id + 16.5)), b = min(31, trunc(x[j + 16] * id + 16.5))
+            let a = min(31, max(0, trunc(x[j] * id + 16.5))), b = min(31, max(0, trunc(x[j + 16] * id + 16.5)))
             out.storeBytes(of: UInt8((a & 0xF) | ((b & 0xF) << 4)), toByteOffset: 6 + j, as: UInt8.self)
             qh |= UInt32((a >> 4) & 1) << UInt32(j)
             qh |= UInt32((b >> 4) & 1) << UInt32(j + 16)
@@ -197,7 +209,7 @@ public enum QuantReference {
         HalfConversion.storeF16(lo, out, 2)
         var qh: UInt32 = 0
         for j in 0..<16 {
-            let a = min(31, trunc((x[j] - lo) * id + 0.5)), b = min(31, trunc((x[j + 16] - lo) * id + 0.5))
+            let a = min(31, max(0, trunc((x[j] - lo) * id + 0.5))), b = min(31, max(0, trunc((x[j + 16] - lo) * id + 0.5)))
             out.storeBytes(of: UInt8((a & 0xF) | ((b & 0xF) << 4)), toByteOffset: 8 + j, as: UInt8.self)
             qh |= UInt32((a >> 4) & 1) << UInt32(j)
             qh |= UInt32((b >> 4) & 1) << UInt32(j + 16)

@@ -11,7 +11,7 @@
 extension QuantReference {
     /// ggml's `nearest_int`: round half to even.
     @inline(__always)
-    static func nearestInt(_ v: Float) -> Int { Int(v.rounded(.toNearestOrEven)) }
+    static func nearestInt(_ v: Float) -> Int { safeInt(v.rounded(.toNearestOrEven)) }
 
     /// Unpacks the 6-bit (scale, min) pair of sub-block `j` (0..<8) from the 12 packed bytes at `q`.
     @inline(__always)
@@ -214,7 +214,7 @@ extension QuantReference {
         HalfConversion.storeF16(1 / iscale, out, 208)
         let sc = UnsafeMutableRawPointer(o + 192)
         for ib in 0..<16 {
-            sc.storeBytes(of: Int8(min(127, nearestInt(iscale * scales[ib]))), toByteOffset: ib, as: Int8.self)
+            sc.storeBytes(of: Int8(clamping: min(127, nearestInt(iscale * scales[ib]))), toByteOffset: ib, as: Int8.self)
         }
         let d = HalfConversion.loadF16(out, 208)
         for j in 0..<16 {
@@ -265,7 +265,7 @@ extension QuantReference {
         let iscale = -127 / maxv
         var bsum = 0
         for j in 0..<256 {
-            let v = Int8(min(127, nearestInt(iscale * x[j])))
+            let v = Int8(clamping: min(127, nearestInt(iscale * x[j])))
             qs.storeBytes(of: v, toByteOffset: j, as: Int8.self)
             bsum += Int(v)
             if j % 16 == 15 {
