@@ -47,6 +47,9 @@ final class GGUFTinyPanguModelTests: XCTestCase {
         }
         tensors.append(("output_norm.weight", [nEmbd], .f32))
         tensors.append(("output.weight", [nEmbd, tokens.count], .q6_K))
+        if ProcessInfo.processInfo.environment["PANGU_TINY_ALL_F32"] != nil {
+            tensors = tensors.map { ($0.0, $0.1, DType.f32) }    // source for llama-quantize comparisons
+        }
         for (n, d, t) in tensors { try w.addTensor(name: n, dims: d, dtype: t) }
         try w.writeHeader()
         var state: UInt64 = 12345
@@ -73,5 +76,38 @@ final class GGUFTinyPanguModelTests: XCTestCase {
             XCTAssertEqual(g.dtype, t, n); XCTAssertEqual(g.dims, d, n)
             XCTAssertEqual([UInt8](UnsafeRawBufferPointer(start: g.data, count: g.byteCount)), written[n], n)
         }
+    }
+
+    /// With PANGU_TINY_GGUF = an all-f32 tiny model (PANGU_TINY_ALL_F32=1) and PANGU_LLAMA_Q_GGUF = the same file
+    /// quantised by `llama-quantize --pure`, compares our reference quantisers with ggml's block by block.
+    func testMatchesLlamaQuantize() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let src = env["PANGU_TINY_GGUF"], let qpath = env["PANGU_LLAMA_Q_GGUF"] else {
+            throw XCTSkip("set PANGU_TINY_GGUF (f32) and PANGU_LLAMA_Q_GGUF to compare with llama-quantize")
+        }
+        let f = try GGUFFile(path: src), q = try GGUFFile(path: qpath)
+        var report = [String]()
+        for qi in q.tensors {
+            guard let dt = qi.dtype, dt.isQuantized, let si = f.info(qi.name), si.dtype == .f32 else { continue }
+            let k = qi.dims[0], rows = qi.elementCount / k
+            let x = UnsafeBufferPointer(start: f.data(of: si).assumingMemoryBound(to: Float.self), count: si.elementCount)
+            let ours = QuantReference.quantize(Array(x), as: dt)
+            let theirs = [UInt8](UnsafeRawBufferPointer(start: q.data(of: qi), count: qi.byteCount))
+            var same = 0
+            let nb = ours.count / dt.bytesPerBlock
+            for b in 0..<nb where ours[(b * dt.bytesPerBlock)..<((b + 1) * dt.bytesPerBlock)] == theirs[(b * dt.bytesPerBlock)..<((b + 1) * dt.bytesPerBlock)] { same += 1 }
+            let yo = QuantReference.dequantize(ours, dtype: dt, k: rows * k), yt = QuantReference.dequantize(theirs, dtype: dt, k: rows * k)
+            var eo = 0.0, et = 0.0, s = 0.0
+            for i in 0..<(rows * k) {
+                let xi = Double(x[i])
+                eo += (Double(yo[i]) - xi) * (Double(yo[i]) - xi); et += (Double(yt[i]) - xi) * (Double(yt[i]) - xi); s += xi * xi
+            }
+            let ro = (eo / s).squareRoot(), rt = (et / s).squareRoot()
+            report.append("\(qi.name) \(dt): identical blocks \(same)/\(nb), rel RMS ours \(ro) ggml \(rt)")
+            XCTAssertLessThanOrEqual(ro, rt * 1.02 + 1e-7, "\(qi.name) \(dt): our error \(ro) vs ggml \(rt)")
+            XCTAssertEqual(same, nb, "\(qi.name) \(dt) should be bit-exact with ggml's reference quantiser")
+        }
+        XCTAssertFalse(report.isEmpty, "no quantised tensors compared")
+        print(report.joined(separator: "\n"))
     }
 }

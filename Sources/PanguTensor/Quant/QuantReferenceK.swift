@@ -49,7 +49,7 @@ extension QuantReference {
             let l = max(0, min(nmax, nearestInt(iscale * (x[i] - lo))))
             L[i] = UInt8(l)
             let diff = scale * Float(l) + lo - x[i]
-            bestErr += w[i] * diff * diff
+            bestErr += w[i] * (diff * diff)
         }
         var aux = [UInt8](repeating: 0, count: n)
         for step in 0...nstep {
@@ -67,7 +67,7 @@ extension QuantReference {
             var thisMin = (sumL2 * sumX - sumL * sumXL) / det
             if thisMin > 0 { thisMin = 0; thisScale = sumXL / sumL2 }
             var err: Float = 0
-            for i in 0..<n { let diff = thisScale * Float(aux[i]) + thisMin - x[i]; err += w[i] * diff * diff }
+            for i in 0..<n { let diff = thisScale * Float(aux[i]) + thisMin - x[i]; err += w[i] * (diff * diff) }
             if err < bestErr {
                 for i in 0..<n { L[i] = aux[i] }
                 bestErr = err; scale = thisScale; lo = thisMin
@@ -87,7 +87,7 @@ extension QuantReference {
                 let l = max(-nmax, min(nmax - 1, nearestInt(iscale * x[i])))
                 out[i] = UInt8(l + nmax)
                 let w = x[i] * x[i]
-                sumLX += w * x[i] * Float(l); sumL2 += w * Float(l * l)
+                sumLX += w * x[i] * Float(l); sumL2 += w * Float(l) * Float(l)
             }
             return (sumLX, sumL2)
         }
@@ -105,12 +105,16 @@ extension QuantReference {
         return scale
     }
 
-    /// Sub-block weights used by the q4_K/q5_K searches: rms of the block plus |x|.
+    /// Weights used by the q4_K/q5_K searches: rms of each 32-value sub-block plus |x|.
     static func kWeights(_ x: UnsafePointer<Float>) -> [Float] {
-        var s: Float = 0
-        for l in 0..<256 { s += x[l] * x[l] }
-        let av = (s / 256).squareRoot()
-        return (0..<256).map { av + abs(x[$0]) }
+        var w = [Float](repeating: 0, count: 256)
+        for j in 0..<8 {
+            var s: Float = 0
+            for l in 0..<32 { s += x[32 * j + l] * x[32 * j + l] }
+            let av = (s / 32).squareRoot()
+            for l in 0..<32 { w[32 * j + l] = av + abs(x[32 * j + l]) }
+        }
+        return w
     }
 
     /// Shared q4_K/q5_K scale selection: writes d, dmin, scales (bytes 0..<16) and returns levels L[256] in 0...nmax.
