@@ -128,24 +128,59 @@ enum FloatKernels {
     @inline(__always)
     static func gemmTyped(_ weights: UnsafeRawPointer, _ dtype: DType, _ k: Int, _ rows: Range<Int>,
                           _ x: UnsafeRawPointer, _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let wrb = dtype.rowBytes(k), k8 = k & ~7
-        for r in rows {
-            let w = weights + r * wrb
-            for t in 0..<tokens {
-                let a = x + 4 * k * t
+        let wrb = dtype.rowBytes(k), k8 = k & ~7, lo = rows.lowerBound
+        if tokens == 1 {
+            for r in rows {
+                let w = weights + r * wrb
                 var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
                 var i = 0
                 while i + 16 <= k8 {
-                    s0.addProduct(load8(w, dtype, i), a.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
-                    s1.addProduct(load8(w, dtype, i + 8), a.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self))
+                    s0.addProduct(load8(w, dtype, i), x.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
+                    s1.addProduct(load8(w, dtype, i + 8), x.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self))
                     i += 16
                 }
                 if i < k8 {
-                    s0.addProduct(load8(w, dtype, i), a.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)); i += 8
+                    s0.addProduct(load8(w, dtype, i), x.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)); i += 8
                 }
                 var s = (s0 + s1).sum()
-                while i < k { s += load1(w, dtype, i) * a.loadUnaligned(fromByteOffset: 4 * i, as: Float.self); i += 1 }
-                out[t * outStride + (r - rows.lowerBound)] = s
+                while i < k { s += load1(w, dtype, i) * x.loadUnaligned(fromByteOffset: 4 * i, as: Float.self); i += 1 }
+                out[r - lo] = s
+            }
+            return
+        }
+        // Prefill: 2 rows × 4 tokens register tile (8 accumulators); tails reuse the last row/token, results dropped.
+        for r in stride(from: lo, to: rows.upperBound, by: 2) {
+            let w0 = weights + r * wrb, w1 = weights + min(r + 1, rows.upperBound - 1) * wrb
+            for t0 in stride(from: 0, to: tokens, by: 4) {
+                let a0 = x + 4 * k * t0, a1 = x + 4 * k * min(t0 + 1, tokens - 1)
+                let a2 = x + 4 * k * min(t0 + 2, tokens - 1), a3 = x + 4 * k * min(t0 + 3, tokens - 1)
+                var c00 = SIMD8<Float>(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00
+                var i = 0
+                while i < k8 {
+                    let v0 = load8(w0, dtype, i), v1 = load8(w1, dtype, i)
+                    var a = a0.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                    c00.addProduct(v0, a); c10.addProduct(v1, a)
+                    a = a1.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                    c01.addProduct(v0, a); c11.addProduct(v1, a)
+                    a = a2.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                    c02.addProduct(v0, a); c12.addProduct(v1, a)
+                    a = a3.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                    c03.addProduct(v0, a); c13.addProduct(v1, a)
+                    i += 8
+                }
+                var res = [c00.sum(), c01.sum(), c02.sum(), c03.sum(), c10.sum(), c11.sum(), c12.sum(), c13.sum()]
+                while i < k {
+                    let u0 = load1(w0, dtype, i), u1 = load1(w1, dtype, i)
+                    for (j, a) in [a0, a1, a2, a3].enumerated() {
+                        let xv = a.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+                        res[j] += u0 * xv; res[4 + j] += u1 * xv
+                    }
+                    i += 1
+                }
+                for j in 0..<min(4, tokens - t0) {
+                    out[(t0 + j) * outStride + (r - lo)] = res[j]
+                    if r + 1 < rows.upperBound { out[(t0 + j) * outStride + (r + 1 - lo)] = res[4 + j] }
+                }
             }
         }
     }
