@@ -1,6 +1,6 @@
 // quant-bench: single-thread throughput of QuantKernels.gemm per weight format.
 //
-// Usage: quant-bench [seconds-per-case=0.4] [formats=q8_0,q4_0,...]
+// Usage: quant-bench [seconds-per-case=0.4] [formats=q8_0,q4_0,...]   (swift build -c release --product quant-bench)
 // Decode (tokens = 1) cases cycle through distinct copies of the weights (≥ 512 MiB in all) so DRAM, not the
 // 32 MiB L3, is measured; reported as GB/s of weight bytes. Prefill (tokens = 32) uses one 4096×4096 matrix and
 // reports GB/s of weight bytes per pass and effective GFLOP/s.
@@ -83,4 +83,24 @@ for dt in formats {
     let gflops = 2.0 * 4096 * 4096 * 32 / (p.usPerCall * 1e-6) / 1e9
     print(String(format: "%@ | %.1f (%.0f us) | %.1f | %.1f | %.1f (%.0f GFLOP/s)", dt.rawValue, a.gbs, a.usPerCall, b.gbs, c.gbs, p.gbs, gflops))
     fflush(nil)
+}
+
+// Quantiser speed: reference weight quantiser (what `pangu quantize` would use) and the activation quantiser.
+print("format | weight quantize (QuantReference) M values/s | activation quantize k=4096 us")
+for dt in formats where dt.isQuantized {
+    let n = 1 << 20
+    let x = (0..<n).map { Float(($0 * 7919) % 2001) / 1000 - 1 }
+    var q = [UInt8](repeating: 0, count: dt.rowBytes(n))
+    let t0 = cpuNow()
+    x.withUnsafeBufferPointer { xp in q.withUnsafeMutableBytes { QuantReference.quantize(xp.baseAddress!, k: n, as: dt, into: $0.baseAddress!) } }
+    let wq = Double(n) / (cpuNow() - t0) / 1e6
+    let afmt = QuantKernels.activationFormat(for: dt)
+    var a = [UInt8](repeating: 0, count: afmt.rowBytes(4096))
+    let reps = 2000
+    let t1 = cpuNow()
+    x.withUnsafeBufferPointer { xp in
+        a.withUnsafeMutableBytes { for r in 0..<reps { QuantKernels.quantizeActivations(xp.baseAddress! + (r % 64) * 4096, k: 4096, weights: dt, into: $0.baseAddress!) } }
+    }
+    let aus = (cpuNow() - t1) / Double(reps) * 1e6
+    print(String(format: "%@ | %.1f | %.1f (%@)", dt.rawValue, wq, aus, afmt.rawValue))
 }

@@ -44,6 +44,9 @@ final class QuantLayoutTests: XCTestCase {
         for k in [32, 96, 4096] {
             var x = rng.normals(k, scale: 2)
             x[3] = 0.5 / 127 * 2 // near a rounding tie after scaling
+            // Block 0 with amax 127 → d = 1: exact .5 ties must round away from zero (C roundf), like the reference.
+            x[0] = 127
+            for i in 1..<32 { x[i] = Float(i % 9) - 4.5 + (i % 5 == 0 ? 0.49999997 : 0) }
             for w in [DType.q4_0, .q4_1, .q4_K] {
                 let fmt = QuantKernels.activationFormat(for: w)
                 guard k % w.blockSize == 0 else { continue }

@@ -90,29 +90,45 @@ enum AVXQ5_1: AVX2LegacyBlock {
 }
 
 enum AVX2Kernels {
-    /// Fast q8_0 (`withSum == false`) / q8_1 activation quantiser; byte-identical to `QuantReference`.
+    /// Fast q8_0 (`withSum == false`) / q8_1 activation quantiser; byte-identical to `QuantReference` for finite
+    /// input (round half away from zero done exactly as trunc + |frac| ≥ 0.5). Non-finite input saturates.
     static func quantizeQ8Legacy(_ x: UnsafePointer<Float>, k: Int, withSum: Bool, into out: UnsafeMutableRawPointer) {
         let bb = withSum ? 36 : 34, qoff = withSum ? 4 : 2
+        let absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff))
+        let half = _mm256_set1_epi32(0x3EFF_FFFF)        // bits just below 0.5f
+        let one = _mm256_set1_epi32(1)
+        let lo127 = _mm256_set1_epi32(-127), hi127 = _mm256_set1_epi32(127)
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)
         for b in 0..<(k / 32) {
             let xp = UnsafeRawPointer(x + 32 * b)
-            let v0 = xp.loadUnaligned(as: SIMD8<Float>.self), v1 = xp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            let v2 = xp.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), v3 = xp.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-            let m = pointwiseMax(pointwiseMax(fabs8(v0), fabs8(v1)), pointwiseMax(fabs8(v2), fabs8(v3)))
+            let v0 = unsafeBitCast(xp.loadUnaligned(as: SIMD8<Float>.self), to: __m256.self)
+            let v1 = unsafeBitCast(xp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), to: __m256.self)
+            let v2 = unsafeBitCast(xp.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), to: __m256.self)
+            let v3 = unsafeBitCast(xp.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), to: __m256.self)
+            let m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absMask), _mm256_and_ps(v1, absMask)),
+                                  _mm256_max_ps(_mm256_and_ps(v2, absMask), _mm256_and_ps(v3, absMask)))
             let amax = m.max()
             let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
-            let o = out + bb * b
-            var isum = SIMD8<Int32>()
-            @inline(__always) func put(_ v: SIMD8<Float>, _ i: Int) {
-                let y = (v * id).rounded(.toNearestOrAwayFromZero)
-                // NaN → 0 and saturation keep non-finite activations from trapping (finite inputs are unaffected).
-                let q = SIMD8<Int32>(y.replacing(with: 0, where: y .!= y).clamped(lowerBound: SIMD8(repeating: -127),
-                                                                                 upperBound: SIMD8(repeating: 127)))
-                isum &+= q
-                o.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: q), toByteOffset: qoff + 8 * i, as: SIMD8<Int8>.self)
+            let idv = _mm256_set1_ps(id)
+            @inline(__always) func q(_ v: __m256) -> __m256i {
+                let y = _mm256_mul_ps(v, idv)
+                let t = _mm256_cvttps_epi32(y)                                  // toward zero
+                let frac = _mm256_and_ps(_mm256_sub_ps(y, _mm256_cvtepi32_ps(t)), absMask)
+                let up = _mm256_cmpgt_epi32(_mm256_castps_si256(frac), half)    // |frac| >= 0.5
+                let sign = _mm256_or_si256(_mm256_srai_epi32(_mm256_castps_si256(y), 31), one)   // ±1
+                let r = _mm256_add_epi32(t, _mm256_and_si256(up, sign))
+                return _mm256_min_epi32(_mm256_max_epi32(r, lo127), hi127)
             }
-            put(v0, 0); put(v1, 1); put(v2, 2); put(v3, 3)
+            let q0 = q(v0), q1 = q(v1), q2 = q(v2), q3 = q(v3)
+            let packed = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3))
+            let o = out + bb * b
+            o.storeBytes(of: unsafeBitCast(_mm256_permutevar8x32_epi32(packed, order), to: SIMD32<Int8>.self),
+                         toByteOffset: qoff, as: SIMD32<Int8>.self)
             HalfConversion.storeF16(d, o)
-            if withSum { HalfConversion.storeF16(Float(isum.wrappedSum()) * d, o, 2) }
+            if withSum {
+                let s = unsafeBitCast(_mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3)), to: SIMD8<Int32>.self)
+                HalfConversion.storeF16(Float(s.wrappedSum()) * d, o, 2)
+            }
         }
     }
 
