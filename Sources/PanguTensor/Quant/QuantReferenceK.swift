@@ -38,7 +38,8 @@ extension QuantReference {
 
     /// Weighted asymmetric search: finds scale and (non-positive) min so that x ≈ scale * L + min, L in 0...nmax.
     /// Returns (scale, -min) and writes the levels into `L`.
-    static func makeQKX2(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ w: [Float], _ L: UnsafeMutablePointer<UInt8>,
+    static func makeQKX2(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                         _ L: UnsafeMutablePointer<UInt8>, _ aux: UnsafeMutablePointer<UInt8>,
                          rmin: Float, rdelta: Float, nstep: Int) -> (Float, Float) {
         var lo = x[0], hi = x[0], sumW: Float = w[0], sumX: Float = w[0] * x[0]
         for i in 1..<n { lo = min(lo, x[i]); hi = max(hi, x[i]); sumW += w[i]; sumX += w[i] * x[i] }
@@ -51,7 +52,6 @@ extension QuantReference {
             let diff = scale * Float(l) + lo - x[i]
             bestErr += w[i] * (diff * diff)
         }
-        var aux = [UInt8](repeating: 0, count: n)
         for step in 0...nstep {
             iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (hi - lo)
             var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
@@ -123,10 +123,14 @@ extension QuantReference {
         var L = [UInt8](repeating: 0, count: 256)
         var scales = [Float](repeating: 0, count: 8), mins = [Float](repeating: 0, count: 8)
         let w = kWeights(x)
-        L.withUnsafeMutableBufferPointer { lp in
-            for j in 0..<8 {
-                (scales[j], mins[j]) = makeQKX2(32, nmax, x + 32 * j, Array(w[(32 * j)..<(32 * j + 32)]),
-                                                lp.baseAddress! + 32 * j, rmin: rmin, rdelta: 0.1, nstep: nstep)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { aux in
+            L.withUnsafeMutableBufferPointer { lp in
+                w.withUnsafeBufferPointer { wp in
+                    for j in 0..<8 {
+                        (scales[j], mins[j]) = makeQKX2(32, nmax, x + 32 * j, wp.baseAddress! + 32 * j, lp.baseAddress! + 32 * j,
+                                                        aux.baseAddress!, rmin: rmin, rdelta: 0.1, nstep: nstep)
+                    }
+                }
             }
         }
         let maxScale = scales.max()!, maxMin = mins.max()!
