@@ -41,7 +41,7 @@ let package = Package(
             dependencies: ["PanguEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath),
         // Single-thread GB/s of the quantised matvec/GEMM kernels per weight format.
-        .executableTarget(name: "quant-bench", dependencies: ["PanguTensor"], swiftSettings: fastMath),
+        .executableTarget(name: "quant-bench", dependencies: ["PanguTensor", "PanguWeights"], swiftSettings: fastMath),
         // Fixture builders and golden-file helpers for the test targets.
         .target(name: "PanguTestSupport", dependencies: ["PanguEngine"]),
         .testTarget(name: "PanguTensorTests", dependencies: ["PanguTensor", "PanguTestSupport"],

@@ -8,6 +8,14 @@ import Foundation
 import PanguTensor
 
 let args = CommandLine.arguments
+if args.count > 1 && args[1] == "write-gguf" {
+    guard args.count >= 4, let dt = DType(rawValue: args[3]) else {
+        print("usage: quant-bench write-gguf PATH TYPE [1b|7b|tiny]"); exit(2)
+    }
+    try RandomGGUF.write(path: args[2], dtype: dt, size: args.count > 4 ? args[4] : "1b")
+    print("wrote \(args[2])")
+    exit(0)
+}
 let secondsPerCase = args.count > 1 ? Double(args[1]) ?? 0.4 : 0.4
 let all: [DType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .f16, .bf16, .f32]
 let formats = args.count > 2 ? args[2].split(separator: ",").compactMap { DType(rawValue: String($0)) } : all
