@@ -7,6 +7,48 @@
 import _Builtin_intrinsics.intel
 
 extension AVX2Kernels {
+    /// Fast q8_K activation quantiser; byte-identical to `QuantReference` for finite input
+    /// (`vcvtps2dq` rounds half to even like ggml's `nearest_int`; packs saturate like the clamp).
+    static func quantizeQ8K(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutableRawPointer) {
+        let absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff))
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)
+        let hi127 = _mm256_set1_epi32(127)
+        for b in 0..<(k / 256) {
+            let xb = x + 256 * b, o = out + 292 * b
+            var m = _mm256_setzero_ps()
+            for i in stride(from: 0, to: 256, by: 8) {
+                m = _mm256_max_ps(m, _mm256_and_ps(unsafeBitCast(UnsafeRawPointer(xb + i).loadUnaligned(as: SIMD8<Float>.self),
+                                                                 to: __m256.self), absMask))
+            }
+            let amax = m.max()
+            var maxv: Float = 0
+            for j in 0..<256 where abs(xb[j]) == amax { maxv = xb[j]; break }
+            if maxv == 0 || !amax.isFinite {
+                QuantReference.quantize(xb, k: 256, as: .q8_K, into: o)   // zero / non-finite blocks: reference path
+                continue
+            }
+            let iscale = -127 / maxv, sv = _mm256_set1_ps(iscale)
+            for g in 0..<8 {
+                let p = UnsafeRawPointer(xb + 32 * g)
+                @inline(__always) func q(_ off: Int) -> __m256i {
+                    let v = unsafeBitCast(p.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self), to: __m256.self)
+                    return _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(sv, v)), hi127)
+                }
+                let q0 = q(0), q1 = q(32), q2 = q(64), q3 = q(96)
+                let packed = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3))
+                o.storeBytes(of: unsafeBitCast(_mm256_permutevar8x32_epi32(packed, order), to: SIMD32<Int8>.self),
+                             toByteOffset: 4 + 32 * g, as: SIMD32<Int8>.self)
+                // Sums of the stored (saturated) bytes per 16 values.
+                let bytes = o.loadUnaligned(fromByteOffset: 4 + 32 * g, as: SIMD32<Int8>.self)
+                var s0: Int16 = 0, s1: Int16 = 0
+                for i in 0..<16 { s0 &+= Int16(bytes[i]); s1 &+= Int16(bytes[16 + i]) }
+                o.storeBytes(of: s0.littleEndian, toByteOffset: 260 + 4 * g, as: Int16.self)
+                o.storeBytes(of: s1.littleEndian, toByteOffset: 262 + 4 * g, as: Int16.self)
+            }
+            o.storeBytes(of: (1 / iscale).bitPattern.littleEndian, as: UInt32.self)
+        }
+    }
+
     /// Unpacked super-block: levels[0..<8], scales[8..<16], and the correction vector at [16]
     /// (q4_K/q5_K: per-lane pair-duplicated mins; q6_K: 16 signed scales, each as i16).
     @inline(__always)

@@ -26,6 +26,7 @@ public enum QuantKernels {
         precondition(k % weights.blockSize == 0, "k=\(k) is not a multiple of the \(weights) block size")
         #if arch(x86_64)
         if fmt == .q8_0 || fmt == .q8_1 { AVX2Kernels.quantizeQ8Legacy(x, k: k, withSum: fmt == .q8_1, into: out); return }
+        if fmt == .q8_K { AVX2Kernels.quantizeQ8K(x, k: k, into: out); return }
         #endif
         QuantReference.quantize(x, k: k, as: fmt, into: out)
     }
