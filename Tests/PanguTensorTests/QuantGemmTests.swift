@@ -89,6 +89,7 @@ final class QuantGemmTests: XCTestCase {
                 }
             }
             check(t, k: t.blockSize == 256 ? 512 : 160, rows: 9, tokens: 3, sub: 2..<7, seed: UInt64(7 + i))
+            check(t, k: 256, rows: 13, tokens: 9, sub: 1..<12, seed: UInt64(300 + i))   // several 4-token tiles + tail
         }
     }
 
@@ -110,5 +111,12 @@ final class QuantGemmTests: XCTestCase {
             let bound: Double = [.q4_0, .q4_1, .q4_K].contains(t) ? 0.2 : (t.isQuantized ? 0.1 : (t == .f32 ? 1e-5 : 5e-3))
             XCTAssertLessThan(rel, bound, "\(t) relative error vs f32 product \(rel)")
         }
+    }
+
+    func testActivationFormats() {
+        XCTAssertEqual([DType.q8_0, .q4_0, .q5_0].map(QuantKernels.activationFormat(for:)), [.q8_0, .q8_0, .q8_0])
+        XCTAssertEqual([DType.q4_1, .q5_1].map(QuantKernels.activationFormat(for:)), [.q8_1, .q8_1])
+        XCTAssertEqual([DType.q4_K, .q5_K, .q6_K].map(QuantKernels.activationFormat(for:)), [.q8_K, .q8_K, .q8_K])
+        XCTAssertEqual([DType.f32, .f16, .bf16].map(QuantKernels.activationFormat(for:)), [.f32, .f32, .f32])
     }
 }
