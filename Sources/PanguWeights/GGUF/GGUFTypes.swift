@@ -3,7 +3,9 @@ import PanguTensor
 
 /// Type tags of GGUF metadata values (the `gguf_type` enum of the GGUF specification).
 public enum GGUFValueType: UInt32, Sendable, CaseIterable {
+    /// Scalar and string tags 0...8.
     case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7, string = 8
+    /// Array tag 9 and 64-bit scalar tags 10...12.
     case array = 9, uint64 = 10, int64 = 11, float64 = 12
 
     /// Size in bytes of a fixed-size scalar of this type (nil for string and array).
@@ -20,7 +22,9 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
 
 /// One GGUF metadata value. Arrays carry their element type so that empty arrays round-trip.
 public indirect enum GGUFValue: Equatable, Sendable {
+    /// Integer scalars.
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
+    /// Float, bool, UTF-8 string and 64-bit scalars.
     case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
     /// Array of values that all have type `elementType` (arrays of arrays are allowed by the format).
     case array(GGUFValueType, [GGUFValue])
@@ -148,25 +152,44 @@ public enum GGMLType {
 
 /// Errors thrown while reading or writing GGUF files; each names what is wrong and where.
 public enum GGUFError: Error, Equatable, CustomStringConvertible {
+    /// The file could not be opened, stat'ed or mapped.
     case cannotOpen(path: String, errno: Int32)
+    /// The first 4 bytes are not "GGUF".
     case badMagic(found: [UInt8])
+    /// Version other than 2 or 3.
     case unsupportedVersion(UInt32)
+    /// The file ends inside `what`.
     case truncated(what: String, offset: Int, needed: Int, fileSize: Int)
+    /// A tensor/metadata/array count cannot fit in the remaining bytes.
     case countTooLarge(what: String, count: UInt64)
+    /// A metadata value (or array element) has an unknown type tag.
     case invalidValueType(key: String, rawType: UInt32)
+    /// A string is not valid UTF-8.
     case invalidUTF8(what: String, offset: Int)
+    /// The same metadata key appears twice.
     case duplicateKey(String)
+    /// The same tensor name appears twice.
     case duplicateTensor(String)
+    /// `general.alignment` is not a positive power of two.
     case badAlignment(UInt64)
+    /// A tensor has a ggml type id not in `GGMLType.table`.
     case unknownTensorType(tensor: String, typeID: UInt32)
+    /// Invalid dimension count, overflowing size, or ne0 not a multiple of the block size.
     case badTensorShape(tensor: String, dims: [UInt64])
+    /// A tensor offset is not a multiple of the alignment.
     case misalignedTensor(tensor: String, offset: UInt64, alignment: Int)
+    /// Tensor data extends past the end of the file.
     case tensorOutOfBounds(tensor: String, offset: Int, size: Int, dataSize: Int)
+    /// The tensor's ggml type has no `DType` (Pangu has no kernels for it).
     case unsupportedTensorType(tensor: String, typeName: String)
+    /// No tensor with this name.
     case noSuchTensor(String)
+    /// Writing or closing the output failed.
     case writeFailed(path: String, errno: Int32)
+    /// The writer was used out of order or given inconsistent data.
     case writerState(String)
 
+    /// Human-readable message naming the problem and where it was found.
     public var description: String {
         switch self {
         case .cannotOpen(let p, let e): return "GGUF: cannot open \(p) (errno \(e))"
