@@ -163,17 +163,16 @@ enum AVX2Kernels {
                 let w = weights + r * wrb
                 var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
                 var mins: Float = 0
-                var b = 0
-                while b < nb {
+                @inline(__always) func block(_ b: Int, _ acc: inout __m256) {
                     let wp = w + b * F.bytes, ap = qx + b * ab
                     let wv = F.levels(wp)
                     let s = blockDot(f, wv, F.symmetric ? _mm256_sign_epi8(wv, wv) : wv, ld256(ap + aoff))
-                    let scale = HalfConversion.loadF16(wp) * HalfConversion.loadF16(ap)
-                    if b & 1 == 0 { acc0 = _mm256_fmadd_ps(s, _mm256_set1_ps(scale), acc0) }
-                    else { acc1 = _mm256_fmadd_ps(s, _mm256_set1_ps(scale), acc1) }
+                    acc = _mm256_fmadd_ps(s, _mm256_set1_ps(HalfConversion.loadF16(wp) * HalfConversion.loadF16(ap)), acc)
                     if !F.symmetric { mins += HalfConversion.loadF16(wp, F.minOffset) * HalfConversion.loadF16(ap, 2) }
-                    b += 1
                 }
+                var b = 0
+                while b + 1 < nb { block(b, &acc0); block(b + 1, &acc1); b += 2 }
+                if b < nb { block(b, &acc0) }
                 out[r - rows.lowerBound] = hsum(_mm256_add_ps(acc0, acc1)) + mins
             }
             return
