@@ -48,9 +48,12 @@ let package = Package(
             dependencies: ["PanguEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath),
         .executableTarget(name: "tokenizer-bench", dependencies: ["PanguTokenizer"], swiftSettings: fastMath),
+        // Single-thread GB/s of the quantised matvec/GEMM kernels per weight format.
+        .executableTarget(name: "quant-bench", dependencies: ["PanguTensor", "PanguWeights"], swiftSettings: fastMath),
         // Fixture builders and golden-file helpers for the test targets.
         .target(name: "PanguTestSupport", dependencies: ["PanguEngine"]),
-        .testTarget(name: "PanguTensorTests", dependencies: ["PanguTensor", "PanguTestSupport"]),
+        .testTarget(name: "PanguTensorTests", dependencies: ["PanguTensor", "PanguTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguWeightsTests", dependencies: ["PanguWeights", "PanguTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguTokenizerTests", dependencies: ["PanguTokenizer"],
