@@ -152,6 +152,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         if case let .undefined(h) = v { return .undefined(h) }
         return try iterate(v).last ?? .undefined("No last item, sequence was empty.")
     case "float":
+        try undefCheck()
         let dflt = a[0, "default"] ?? .double(0)
         switch v {
         case let .int(i): return .double(Double(i))
@@ -165,6 +166,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
     case "format":
         return try binaryOp("%", v, .tuple(p))
     case "indent":
+        try undefCheck()
         let widthV = a[0, "width"] ?? .int(4)
         let indention: String
         if case let .string(s) = widthV { indention = s } else { indention = String(repeating: " ", count: try intValue(widthV)) }
@@ -181,7 +183,9 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         }
         if first { rv = indention + rv }
         return .string(rv)
-    case "int": return toInt(v, a[0, "default"] ?? .int(0), base: try a[1, "base"].map(intValue) ?? 10)
+    case "int":
+        try undefCheck()
+        return toInt(v, a[0, "default"] ?? .int(0), base: try a[1, "base"].map(intValue) ?? 10)
     case "items":
         if v.isUndefined { return .array([]) }
         guard case let .dict(d) = v else { throw TemplateRuntimeFailure("Can only get item pairs from a mapping.") }
@@ -290,8 +294,70 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         }
         return .array(out)
     case "wordcount": return .int(try pySplit(str(v), nil, -1).count)
+    case "groupby":
+        guard let attr = a[0, "attribute"] else { throw TemplateRuntimeFailure("groupby() missing required argument 'attribute'") }
+        let dflt = a[1, "default"]
+        let cs = a[2, "case_sensitive"]?.truthy ?? false
+        func key(_ x: JinjaValue) throws -> JinjaValue {
+            let r = try attrPath(x, attr)
+            return r.isUndefined ? (dflt ?? r) : r
+        }
+        let sorted = try stableSort(try iterate(v), key: { sortKey(try key($0), caseSensitive: cs) }, reverse: false)
+        var groups: [JinjaValue] = []
+        var curKey: JinjaValue? = nil, cur: [JinjaValue] = []
+        for x in sorted {
+            let k = sortKey(try key(x), caseSensitive: cs)
+            if let ck = curKey, ck == k { cur.append(x); continue }
+            if !cur.isEmpty { groups.append(.tuple([try key(cur[0]), .array(cur)])) }
+            curKey = k
+            cur = [x]
+        }
+        if !cur.isEmpty { groups.append(.tuple([try key(cur[0]), .array(cur)])) }
+        return .array(groups)
+    case "slice":
+        let n = try intValue(a[0, "slices"])
+        if n <= 0 { throw TemplateRuntimeFailure("slices must be positive") }
+        let fill = a[1, "fill_with"]
+        let seq = try iterate(v)
+        let per = seq.count / n, extra = seq.count % n
+        var out: [JinjaValue] = []
+        var offset = 0
+        for k in 0..<n {
+            let start = offset + k * per
+            if k < extra { offset += 1 }
+            let end = offset + (k + 1) * per
+            var tmp = Array(seq[start..<end])
+            if let fill, !(fill == .none), k >= extra { tmp.append(fill) }
+            out.append(.array(tmp))
+        }
+        return .array(out)
+    case "truncate":
+        let s = Array(str(v).unicodeScalars)
+        let length = try a[0, "length"].map(intValue) ?? 255
+        let killwords = a[1, "killwords"]?.truthy ?? false
+        let end = a[2, "end"].map(str) ?? "..."
+        let leeway = try a[3, "leeway"].map(intValue) ?? 5
+        let endLen = end.unicodeScalars.count
+        if length < endLen { throw TemplateRuntimeFailure("expected length >= \(endLen), got \(length)") }
+        if s.count <= length + leeway { return .string(str(v)) }
+        let head = String(String.UnicodeScalarView(s[..<max(0, length - endLen)]))
+        if killwords { return .string(head + end) }
+        let parts = try pySplit(head, .string(" "), -1)
+        let kept = parts.count > 1 ? parts.dropLast().joined(separator: " ") : head
+        return .string(kept + end)
+    case "striptags":
+        var s = str(v)
+        for (open, close) in [("<!--", "-->"), ("<", ">")] {
+            while let r = s.range(of: open), let e = s.range(of: close, range: r.upperBound..<s.endIndex) {
+                s.replaceSubrange(r.lowerBound..<e.upperBound, with: "")
+            }
+        }
+        s = try pySplit(s, nil, -1).joined(separator: " ")
+        for (ent, ch) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#34;", "\""), ("&#39;", "'"), ("&amp;", "&")] {
+            s = s.replacingOccurrences(of: ent, with: ch)
+        }
+        return .string(s)
     default:
-        _ = undefCheck
         throw TemplateRuntimeFailure("No filter named '\(name)'.")
     }
 }
@@ -309,7 +375,7 @@ func intValue(_ v: JinjaValue?) throws -> Int {
 private let filterNames: Set<String> = ["abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort",
     "e", "escape", "first", "float", "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map",
     "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string",
-    "sum", "title", "tojson", "trim", "unique", "upper", "wordcount"]
+    "sum", "title", "tojson", "trim", "unique", "upper", "wordcount", "groupby", "slice", "truncate", "striptags"]
 
 /// Applies a test (`x is name(args)`).
 func runTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bool {

@@ -41,6 +41,8 @@ func getAttribute(_ v: JinjaValue, _ name: String) throws -> JinjaValue {
         return .undefined("'\(objectName(v))' has no attribute '\(name)'")
     default:
         if let m = boundMethod(v, name) { return m }
+        // groupby() results are (grouper, list) named tuples.
+        if case let .tuple(t) = v, t.count == 2, name == "grouper" || name == "list" { return t[name == "grouper" ? 0 : 1] }
         return .undefined("'\(objectName(v))' has no attribute '\(name)'")
     }
 }
