@@ -108,3 +108,42 @@ final class ToolCallParserTests: XCTestCase {
         XCTAssertEqual(r.calls.map(\.name), ["f"])
     }
 }
+
+final class ChatPipelineTests: XCTestCase {
+    /// Generated text → ReasoningSplitter → ToolCallParser, streamed in chunks of every size 1…12.
+    func testReasoningThenToolCallsStreaming() throws {
+        let d = try loadFixture("stream_goldens")
+        guard case let .array(items)? = d["pipeline"] else { return XCTFail("bad fixture") }
+        var runs = 0
+        for case let .dict(c) in items {
+            let output = Array(str(c["output"])!.unicodeScalars)
+            guard case let .array(callsV)? = c["calls"] else { return XCTFail("bad fixture") }
+            let expectedCalls = callsV.compactMap { v -> ParsedToolCall? in
+                guard case let .dict(x) = v else { return nil }
+                return ParsedToolCall(name: str(x["name"])!, arguments: x["arguments"]!)
+            }
+            for size in 1...12 {
+                var r = ReasoningSplitter()
+                var t = ToolCallParser()
+                var reasoning = ""
+                var pos = 0
+                while pos < output.count {
+                    let chunk = String(String.UnicodeScalarView(output[pos..<min(pos + size, output.count)]))
+                    pos += size
+                    let delta = r.feed(chunk)
+                    reasoning += delta.reasoning
+                    _ = t.feed(delta.content)
+                }
+                let last = r.finish()
+                reasoning += last.reasoning
+                _ = t.feed(last.content)
+                _ = t.finish()
+                XCTAssertEqual(reasoning, str(c["thinking"]))
+                XCTAssertEqual(try pyStrip(t.content, nil, mode: 0), str(c["content"]))
+                XCTAssertEqual(t.calls, expectedCalls)
+                runs += 1
+            }
+        }
+        print("pipeline: \(runs) streamed runs match the Python reference")
+    }
+}
