@@ -165,9 +165,11 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
     case let ("+", .tuple(x), .tuple(y)): return .tuple(x + y)
     case let ("*", .string(s), n), let ("*", n, .string(s)):
         guard case let .int(k)? = n.numeric else { throw unsupported }
+        if k > 0 && s.utf8.count > 0 && k > 64_000_000 / s.utf8.count { throw TemplateRuntimeFailure("string repetition result too large") }
         return .string(String(repeating: s, count: max(0, k)))
     case let ("*", .array(s), n), let ("*", n, .array(s)):
         guard case let .int(k)? = n.numeric else { throw unsupported }
+        if k > 0 && s.count > 0 && k > 4_000_000 / s.count { throw TemplateRuntimeFailure("list repetition result too large") }
         return .array(Array(Array(repeating: s, count: max(0, k)).joined()))
     case let ("%", .string(fmt), args): return .string(try percentFormat(fmt, args))
     default: break
@@ -195,6 +197,8 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
             return .int(pyMod(i, j))
         case "**":
             if j < 0 { return .double(pow(Double(i), Double(j))) }
+            if i == 0 || i == 1 { return .int(j == 0 ? 1 : i) }
+            if i == -1 { return .int(j % 2 == 0 ? 1 : -1) }
             var r = 1
             for _ in 0..<j {
                 let (m, o) = r.multipliedReportingOverflow(by: i)

@@ -170,6 +170,12 @@ SNIPPETS = [
     ("{{ people | groupby('age') | map(attribute='grouper') | list }} {% for g, items in people | groupby('age') %}{{ g }}:{{ items | map(attribute='name') | join(',') }};{% endfor %}", {"people": PEOPLE}),
     ("{{ range(7) | slice(3) | list }} {{ 'Hello world, this is long' | truncate(12) }} {{ 'short' | truncate(12) }} {{ 'a <b>bold</b>  text' | striptags }}", {}),
     ("{{ 'ab'.center(6, '*') }} {{ 'ab'.ljust(4, '.') }}{{ 'ab'.rjust(4) }} {{ '7'.zfill(3) }} {{ 'aBc'.swapcase() }} {{ 'k=v=w'.partition('=') }} {{ 'k=v=w'.rpartition('=') }} {{ 'Title Case'.istitle() }} {{ 'ab1'.isalnum() }}", {}),
+    ("{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 10 %}{{ x }};{% endfor %}{{ x }}", {}),
+    ("{% for i in [1, 2] %}{% set ns_local = i %}{% endfor %}[{{ ns_local }}]{% with %}{% set w = 1 %}{% endwith %}[{{ w }}]", {}),
+    ("{{ later() }}{% macro later() %}x{% endmacro %}", {}),
+    ("{% macro a() %}A{{ b() }}{% endmacro %}{% macro b() %}B{% endmacro %}{{ a() }}", {}),
+    ("{% for m in messages %}{% set content = m.content %}{% if loop.first %}{% set content = 'FIRST' %}{% endif %}{{ content }}{% endfor %}{{ content }}", {"messages": MSGS}),
+    ("{% set outer = 'o' %}{% for a in [1] %}{% for b in [2] %}{{ outer }}{{ a }}{{ b }}{{ loop.index }}{% set outer = 'inner' %}{% endfor %}{{ outer }}{% endfor %}{{ outer }}", {}),
     # syntax errors
     ("{% if x %}unclosed", {}),
     ("{{ 1 + }}", {}),
