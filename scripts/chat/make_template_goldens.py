@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from templates import SPECIAL, TEMPLATES, TOOL_TEMPLATES  # noqa: E402
 from snippets import SNIPPETS  # noqa: E402
 from stream_goldens import stream_goldens  # noqa: E402
+from fuzz_templates import CTX as FUZZ_CTX, fuzz_templates  # noqa: E402
 
 FIXED_NOW = datetime(2024, 7, 26, 14, 5, 9)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -267,6 +268,10 @@ def snippet_cases():
     return out
 
 
+def fuzz_cases():
+    return [{"id": i, "template": src, **render(src, FUZZ_CTX)} for i, src in enumerate(fuzz_templates())]
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     data = {"jinja2_version": jinja2.__version__, "fixed_now": FIXED_NOW.isoformat(), "templates": TEMPLATES,
@@ -282,6 +287,11 @@ def main():
     with open(os.path.join(OUT, "stream_goldens.json"), "w", encoding="utf-8") as f:
         json.dump(stream_goldens(), f, ensure_ascii=False, indent=1)
         f.write("\n")
+    fuzz = {"context": FUZZ_CTX, "cases": fuzz_cases()}
+    with open(os.path.join(OUT, "fuzz_goldens.json"), "w", encoding="utf-8") as f:
+        json.dump(fuzz, f, ensure_ascii=False, indent=0)
+        f.write("\n")
+    print(f"fuzz: {len(fuzz['cases'])} random templates ({sum(1 for c in fuzz['cases'] if 'error' in c)} errors)")
     n_err = sum(1 for c in data["cases"] if "error" in c)
     s_err = sum(1 for c in snips["cases"] if "error" in c)
     print(f"templates: {len(data['cases'])} cases ({n_err} errors), thinking: {len(data['thinking_cases'])}, "
