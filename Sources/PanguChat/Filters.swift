@@ -7,6 +7,7 @@ private func lengthOf(_ v: JinjaValue) throws -> Int {
     switch v {
     case let .string(s): return s.unicodeScalars.count
     case let .array(a), let .tuple(a): return a.count
+    case let .iterator(it) where it.isView: return it.peek.count
     case let .dict(d): return d.count
     case .undefined: return 0
     default: throw TemplateRuntimeFailure("object of type '\(v.typeName)' has no len()")
@@ -86,7 +87,19 @@ private func toInt(_ v: JinjaValue, _ dflt: JinjaValue, base: Int) -> JinjaValue
 }
 
 /// Applies a filter by name.
+/// Filters jinja2 implements as generators: their errors surface only when the result is iterated.
+private let generatorFilters: Set<String> = ["map", "select", "reject", "selectattr", "rejectattr", "batch", "unique", "slice"]
+
 func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String, JinjaValue)]) throws -> JinjaValue {
+    if generatorFilters.contains(name) {
+        do { return try runFilterEager(name, v, p, k) } catch let e as TemplateRuntimeFailure {
+            return gen([], failing: e.message)
+        }
+    }
+    return try runFilterEager(name, v, p, k)
+}
+
+private func runFilterEager(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String, JinjaValue)]) throws -> JinjaValue {
     let a = Args(p, k)
     func undefCheck() throws { if case let .undefined(h) = v { throw undefinedError(h) } }
     switch name {
@@ -120,7 +133,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
             if let fill, !(fill == .none) { while cur.count < n { cur.append(fill) } }
             out.append(.array(cur))
         }
-        return .array(out)
+        return gen(out)
     case "capitalize": return .string(pyCapitalize(str(v)))
     case "center":
         let w = try a[0, "width"].map(intValue) ?? 80
@@ -150,6 +163,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         return try iterate(v).first ?? .undefined("No first item, sequence was empty.")
     case "last":
         if case let .undefined(h) = v { return .undefined(h) }
+        if case let .iterator(it) = v, !it.isView { throw TemplateRuntimeFailure("'\(it.kind.rawValue)' object is not reversible") }
         return try iterate(v).last ?? .undefined("No last item, sequence was empty.")
     case "float":
         try undefCheck()
@@ -167,6 +181,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         return try binaryOp("%", v, .tuple(p))
     case "indent":
         try undefCheck()
+        guard case .string = v else { throw TemplateRuntimeFailure("unsupported operand type(s) for +=: '\(v.typeName)' and 'str'") }
         let widthV = a[0, "width"] ?? .int(4)
         let indention: String
         if case let .string(s) = widthV { indention = s } else { indention = String(repeating: " ", count: try intValue(widthV)) }
@@ -187,9 +202,9 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         try undefCheck()
         return toInt(v, a[0, "default"] ?? .int(0), base: try a[1, "base"].map(intValue) ?? 10)
     case "items":
-        if v.isUndefined { return .array([]) }
-        guard case let .dict(d) = v else { throw TemplateRuntimeFailure("Can only get item pairs from a mapping.") }
-        return .array(d.pairs.map { .tuple([.string($0.0), $0.1]) })
+        if v.isUndefined { return gen([]) }
+        guard case let .dict(d) = v else { return gen([], failing: "Can only get item pairs from a mapping.") }
+        return gen(d.pairs.map { .tuple([.string($0.0), $0.1]) })
     case "join":
         var items = try iterate(v)
         if let attr = a[1, "attribute"] { items = try items.map { try attrPath($0, attr) } }
@@ -201,14 +216,14 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         let items = try iterate(v)
         if let attr = a.keywords.first(where: { $0.0 == "attribute" })?.1 {
             let dflt = a.keywords.first { $0.0 == "default" }?.1
-            return .array(try items.map { x in
+            return gen(try items.map { x in
                 let r = try attrPath(x, attr)
                 if r.isUndefined, let dflt { return dflt }
                 return r
             })
         }
-        guard let f = p.first else { return .array(items) }
-        return .array(try items.map { try runFilter(str(f), $0, Array(p.dropFirst()), k) })
+        guard let f = p.first else { return gen(items) }
+        return gen(try items.map { try runFilter(str(f), $0, Array(p.dropFirst()), k) })
     case "max", "min":
         let cs = a[0, "case_sensitive"]?.truthy ?? false
         let attr = a[1, "attribute"]
@@ -222,6 +237,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         return .string(pyReplace(str(v), str(a[0, "old"] ?? .none), str(a[1, "new"] ?? .none), count))
     case "reverse":
         if case let .string(s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
+        if case let .array(items) = v { return .iterator(JinjaIterator(.reversed, items.reversed())) }
         return .array(try iterate(v).reversed())
     case "round":
         let prec = try a[0, "precision"].map(intValue) ?? 0
@@ -247,7 +263,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         var attr: JinjaValue? = nil
         if byAttr { guard !rest.isEmpty else { throw TemplateRuntimeFailure("Missing parameter for attribute name") }; attr = rest.removeFirst() }
         let test = rest.isEmpty ? nil : str(rest.removeFirst())
-        return .array(try iterate(v).filter { x in
+        return gen(try iterate(v).filter { x in
             let target = try attr.map { try attrPath(x, $0) } ?? x
             let r = try test.map { try runTest($0, target, rest) } ?? target.truthy
             return r == keep
@@ -292,7 +308,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
             let key = sortKey(try attr.map { try attrPath(x, $0) } ?? x, caseSensitive: cs)
             if !seen.contains(key) { seen.append(key); out.append(x) }
         }
-        return .array(out)
+        return gen(out)
     case "wordcount": return .int(try pySplit(str(v), nil, -1).count)
     case "groupby":
         guard let attr = a[0, "attribute"] else { throw TemplateRuntimeFailure("groupby() missing required argument 'attribute'") }
@@ -330,7 +346,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
             if let fill, !(fill == .none), k >= extra { tmp.append(fill) }
             out.append(.array(tmp))
         }
-        return .array(out)
+        return gen(out)
     case "truncate":
         let s = Array(str(v).unicodeScalars)
         let length = try a[0, "length"].map(intValue) ?? 255
@@ -363,6 +379,13 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
 }
 
 private func undefCheckTrim(_ v: JinjaValue) throws {}
+
+/// A jinja2 filter result that is a Python generator (lazy, single use, always truthy, no `len`).
+/// `failing`: the generator raises this when iterated (jinja2 errors lazily).
+private func gen(_ items: [JinjaValue], failing: String? = nil) -> JinjaValue {
+    return .iterator(JinjaIterator(.generator, items, failure: failing))
+}
+
 
 func intValue(_ v: JinjaValue?) throws -> Int {
     guard let v, case let .int(i)? = v.numeric else {
@@ -403,13 +426,9 @@ func runTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bo
         switch v { case .callable, .undefined: return true; default: return false }
     case "lower": if case let .string(s) = v { return s.contains { $0.isLetter } && s.lowercased() == s }; return false
     case "upper": if case let .string(s) = v { return s.contains { $0.isLetter } && s.uppercased() == s }; return false
-    case "odd", "even":
-        guard case let .int(i)? = v.numeric else { throw TemplateRuntimeFailure("not an integer") }
-        return (i & 1 == 1) == (name == "odd")
-    case "divisibleby":
-        guard case let .int(i)? = v.numeric, case let .int(j)? = try arg().numeric else { throw TemplateRuntimeFailure("not an integer") }
-        if j == 0 { throw TemplateRuntimeFailure("integer modulo by zero") }
-        return i % j == 0
+    case "odd": return try binaryOp("%", v, .int(2)) == .int(1)
+    case "even": return try binaryOp("%", v, .int(2)) == .int(0)
+    case "divisibleby": return try binaryOp("%", v, try arg()) == .int(0)
     case "eq", "equalto", "==": return v == (try arg())
     case "ne", "!=": return v != (try arg())
     case "lt", "lessthan", "<": return try lessThan(v, try arg())

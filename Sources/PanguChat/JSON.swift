@@ -88,6 +88,8 @@ public enum JSONCoding {
             throw TemplateRuntimeFailure("Object of type Namespace is not JSON serializable")
         case .callable:
             throw TemplateRuntimeFailure("Object of type function is not JSON serializable")
+        case let .iterator(it):
+            throw TemplateRuntimeFailure("Object of type \(it.kind.rawValue) is not JSON serializable")
         }
     }
 

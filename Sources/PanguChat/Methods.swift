@@ -248,9 +248,9 @@ func boundMethod(_ v: JinjaValue, _ name: String) -> JinjaValue? {
         }
     case let .dict(d):
         switch name {
-        case "items": return m { _ in .array(d.pairs.map { .tuple([.string($0.0), $0.1]) }) }
-        case "keys": return m { _ in .array(d.keys.map { .string($0) }) }
-        case "values": return m { _ in .array(d.values) }
+        case "items": return m { _ in .iterator(JinjaIterator(.dictItems, d.pairs.map { .tuple([.string($0.0), $0.1]) })) }
+        case "keys": return m { _ in .iterator(JinjaIterator(.dictKeys, d.keys.map { .string($0) })) }
+        case "values": return m { _ in .iterator(JinjaIterator(.dictValues, d.values)) }
         case "get":
             return m { a in
                 guard let k = a[0, "key"] else { throw TemplateRuntimeFailure("get expected at least 1 argument, got 0") }

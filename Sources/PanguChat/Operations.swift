@@ -127,6 +127,9 @@ func slice(_ v: JinjaValue, _ a: JinjaValue?, _ b: JinjaValue?, _ c: JinjaValue?
 func iterate(_ v: JinjaValue) throws -> [JinjaValue] {
     switch v {
     case let .array(a), let .tuple(a): return a
+    case let .iterator(it):
+        if let f = it.failure { throw TemplateRuntimeFailure(f) }
+        return it.next()
     case let .dict(d): return d.keys.map { .string($0) }
     case let .string(s): return s.unicodeScalars.map { .string(String(Character($0))) }
     case .undefined: return []
@@ -281,6 +284,7 @@ func contains(_ haystack: JinjaValue, _ needle: JinjaValue) throws -> Bool {
         }
         return scalarIndex(Array(s.unicodeScalars), Array(n.unicodeScalars)) != nil
     case let .array(a), let .tuple(a): return a.contains(needle)
+    case let .iterator(it): return it.next().contains(needle)
     case let .dict(d):
         if case let .string(k) = needle { return d[k] != nil }
         return false
