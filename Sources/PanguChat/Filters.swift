@@ -243,6 +243,7 @@ private func runFilterEager(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], 
         let prec = try a[0, "precision"].map(intValue) ?? 0
         let method = a[1, "method"].map(str) ?? "common"
         if case .int = v, method == "common" { return v }
+        if case let .bool(b) = v, method == "common" { return .int(b ? 1 : 0) }
         guard let n = v.numeric else { throw TemplateRuntimeFailure("type \(v.typeName) doesn't define __round__ method") }
         if method == "common" && prec >= 0 && n.asDouble.isFinite {
             // Python's round(): correctly rounded half-even on the exact binary value, like printf.
@@ -309,7 +310,15 @@ private func runFilterEager(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], 
             if !seen.contains(key) { seen.append(key); out.append(x) }
         }
         return gen(out)
-    case "wordcount": return .int(try pySplit(str(v), nil, -1).count)
+    case "wordcount":
+        // jinja2: len(re.findall(r"\w+", s))
+        var n = 0, inWord = false
+        for u in str(v).unicodeScalars {
+            let w = u == "_" || u.properties.isAlphabetic || u.properties.numericType != nil
+            if w && !inWord { n += 1 }
+            inWord = w
+        }
+        return .int(n)
     case "groupby":
         guard let attr = a[0, "attribute"] else { throw TemplateRuntimeFailure("groupby() missing required argument 'attribute'") }
         let dflt = a[1, "default"]
@@ -421,11 +430,11 @@ func runTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bo
     case "sequence":
         switch v { case .string, .array, .tuple, .dict: return true; default: return false }
     case "iterable":
-        switch v { case .string, .array, .tuple, .dict, .undefined: return true; default: return false }
+        switch v { case .string, .array, .tuple, .dict, .undefined, .iterator: return true; default: return false }
     case "callable":
         switch v { case .callable, .undefined: return true; default: return false }
-    case "lower": if case let .string(s) = v { return s.contains { $0.isLetter } && s.lowercased() == s }; return false
-    case "upper": if case let .string(s) = v { return s.contains { $0.isLetter } && s.uppercased() == s }; return false
+    case "lower": return pyIsLower(v.stringValue)  // jinja2: str(value).islower()
+    case "upper": return pyIsUpper(v.stringValue)
     case "odd": return try binaryOp("%", v, .int(2)) == .int(1)
     case "even": return try binaryOp("%", v, .int(2)) == .int(0)
     case "divisibleby": return try binaryOp("%", v, try arg()) == .int(0)

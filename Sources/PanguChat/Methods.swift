@@ -93,6 +93,12 @@ func pySplit(_ s: String, _ sep: JinjaValue?, _ maxsplit: Int) throws -> [String
 
 private func isCased(_ c: Character) -> Bool { c.isUppercase || c.isLowercase }
 
+/// Python `str.islower()`.
+func pyIsLower(_ s: String) -> Bool { s.contains(where: isCased) && s.lowercased() == s }
+
+/// Python `str.isupper()`.
+func pyIsUpper(_ s: String) -> Bool { s.contains(where: isCased) && s.uppercased() == s }
+
 /// Python `str.title()`.
 func pyTitle(_ s: String) -> String {
     var out = ""
@@ -201,8 +207,8 @@ func boundMethod(_ v: JinjaValue, _ name: String) -> JinjaValue? {
             return m { _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.numericType != nil }) }
         case "isalpha": return m { _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.isAlphabetic }) }
         case "isspace": return m { _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(pyIsSpace)) }
-        case "isupper": return m { _ in .bool(s.contains(where: isCased) && s.uppercased() == s) }
-        case "islower": return m { _ in .bool(s.contains(where: isCased) && s.lowercased() == s) }
+        case "isupper": return m { _ in .bool(pyIsUpper(s)) }
+        case "islower": return m { _ in .bool(pyIsLower(s)) }
         case "format": return m { a in .string(try pyFormat(s, a)) }
         case "center", "ljust", "rjust", "zfill":
             return m { a in

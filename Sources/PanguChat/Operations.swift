@@ -236,6 +236,28 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
 private func percentFormat(_ fmt: String, _ args: JinjaValue) throws -> String {
     var queue: [JinjaValue]
     if case let .tuple(a) = args { queue = a } else { queue = [args] }
+    if case let .dict(mapping) = args {
+        // Mapping formatting: only %(name)s fields; unused keys are fine.
+        var out = ""
+        let u = Array(fmt)
+        var i = 0
+        while i < u.count {
+            if u[i] == "%", i + 1 < u.count {
+                if u[i + 1] == "%" { out.append("%"); i += 2; continue }
+                if u[i + 1] == "(", let close = u[(i + 2)...].firstIndex(of: ")"), close + 1 < u.count {
+                    let key = String(u[(i + 2)..<close])
+                    guard let v = mapping[key] else { throw TemplateRuntimeFailure("KeyError: '\(key)'") }
+                    out += u[close + 1] == "r" ? v.repr : v.stringValue
+                    i = close + 2
+                    continue
+                }
+                throw TemplateRuntimeFailure("format requires a mapping")
+            }
+            out.append(u[i])
+            i += 1
+        }
+        return out
+    }
     var out = ""
     var it = fmt.makeIterator()
     while let c = it.next() {
@@ -286,8 +308,11 @@ func contains(_ haystack: JinjaValue, _ needle: JinjaValue) throws -> Bool {
     case let .array(a), let .tuple(a): return a.contains(needle)
     case let .iterator(it): return it.next().contains(needle)
     case let .dict(d):
-        if case let .string(k) = needle { return d[k] != nil }
-        return false
+        switch needle {
+        case let .string(k): return d[k] != nil
+        case .array, .dict, .iterator: throw TemplateRuntimeFailure("unhashable type: '\(needle.typeName)'")
+        default: return false
+        }
     case .undefined: return false
     default: throw TemplateRuntimeFailure("argument of type '\(haystack.typeName)' is not iterable")
     }

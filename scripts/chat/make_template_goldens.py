@@ -273,9 +273,10 @@ def fuzz_cases():
     are dropped: that text is not reproducible."""
     import re
     out = []
-    for i, src in enumerate(fuzz_templates()):
+    sources = [(f"{seed}-{i}", src) for seed in (7, 101) for i, src in enumerate(fuzz_templates(seed=seed, count=1000))]
+    for i, src in sources:
         r = render(src, FUZZ_CTX)
-        if re.search(r" at 0x[0-9a-f]+>", r.get("expected", "")):
+        if re.search(r" at 0x[0-9a-f]+>", r.get("expected", ""), re.IGNORECASE):
             continue
         out.append({"id": i, "template": src, **r})
     return out
