@@ -87,13 +87,22 @@ private func toInt(_ v: JinjaValue, _ dflt: JinjaValue, base: Int) -> JinjaValue
 }
 
 /// Applies a filter by name.
+/// Python function names of jinja2's generator filters (they appear in `str(generator)`).
+private let generatorNames = ["map": "sync_do_map", "select": "select_or_reject", "reject": "select_or_reject",
+    "selectattr": "select_or_reject", "rejectattr": "select_or_reject", "batch": "do_batch", "unique": "sync_do_unique",
+    "slice": "sync_do_slice", "items": "do_items"]
+
 /// Filters jinja2 implements as generators: their errors surface only when the result is iterated.
 private let generatorFilters: Set<String> = ["map", "select", "reject", "selectattr", "rejectattr", "batch", "unique", "slice"]
 
 func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String, JinjaValue)]) throws -> JinjaValue {
     if generatorFilters.contains(name) {
-        do { return try runFilterEager(name, v, p, k) } catch let e as TemplateRuntimeFailure {
-            return gen([], failing: e.message)
+        do {
+            let r = try runFilterEager(name, v, p, k)
+            if case let .iterator(it) = r, it.kind == .generator { return .iterator(it.named(generatorNames[name] ?? name)) }
+            return r
+        } catch let e as TemplateRuntimeFailure {
+            return .iterator(JinjaIterator(.generator, [], failure: e.message, name: generatorNames[name] ?? name))
         }
     }
     return try runFilterEager(name, v, p, k)
@@ -238,6 +247,7 @@ private func runFilterEager(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], 
     case "reverse":
         if case let .string(s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
         if case let .array(items) = v { return .iterator(JinjaIterator(.reversed, items.reversed())) }
+        if case let .undefined(h) = v { return .iterator(JinjaIterator(.reversed, [], failure: h)) }
         return .array(try iterate(v).reversed())
     case "round":
         let prec = try a[0, "precision"].map(intValue) ?? 0
@@ -392,7 +402,7 @@ private func undefCheckTrim(_ v: JinjaValue) throws {}
 /// A jinja2 filter result that is a Python generator (lazy, single use, always truthy, no `len`).
 /// `failing`: the generator raises this when iterated (jinja2 errors lazily).
 private func gen(_ items: [JinjaValue], failing: String? = nil) -> JinjaValue {
-    return .iterator(JinjaIterator(.generator, items, failure: failing))
+    return .iterator(JinjaIterator(.generator, items, failure: failing, name: "do_items"))
 }
 
 
@@ -428,7 +438,7 @@ func runTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bo
     case "string": if case .string = v { return true }; return false
     case "mapping": if case .dict = v { return true }; return false
     case "sequence":
-        switch v { case .string, .array, .tuple, .dict: return true; default: return false }
+        switch v { case .string, .array, .tuple, .dict, .undefined: return true; default: return false }
     case "iterable":
         switch v { case .string, .array, .tuple, .dict, .undefined, .iterator: return true; default: return false }
     case "callable":

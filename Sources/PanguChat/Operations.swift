@@ -158,6 +158,7 @@ private func pyMod(_ a: Int, _ b: Int) -> Int {
 
 func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaValue {
     if op == "~" { return .string(a.stringValue + b.stringValue) }
+    if op == "%", case let .string(fmt) = a { return .string(try percentFormat(fmt, b)) }
     if case let .undefined(h) = a { throw undefinedError(h) }
     if case let .undefined(h) = b { throw undefinedError(h) }
     let unsupported = TemplateRuntimeFailure(
@@ -232,50 +233,57 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
     }
 }
 
-/// Minimal printf-style `'%s' % x` / `'%d' % x` support.
+/// printf-style `str % args` with CPython's argument rules: a tuple supplies positional arguments; any other
+/// object with `__getitem__` (dict, list, Undefined) is also usable as a mapping for `%(key)s`, and then unused
+/// arguments are not an error.
 private func percentFormat(_ fmt: String, _ args: JinjaValue) throws -> String {
     var queue: [JinjaValue]
-    if case let .tuple(a) = args { queue = a } else { queue = [args] }
-    if case let .dict(mapping) = args {
-        // Mapping formatting: only %(name)s fields; unused keys are fine.
-        var out = ""
-        let u = Array(fmt)
-        var i = 0
-        while i < u.count {
-            if u[i] == "%", i + 1 < u.count {
-                if u[i + 1] == "%" { out.append("%"); i += 2; continue }
-                if u[i + 1] == "(", let close = u[(i + 2)...].firstIndex(of: ")"), close + 1 < u.count {
-                    let key = String(u[(i + 2)..<close])
-                    guard let v = mapping[key] else { throw TemplateRuntimeFailure("KeyError: '\(key)'") }
-                    out += u[close + 1] == "r" ? v.repr : v.stringValue
-                    i = close + 2
-                    continue
-                }
-                throw TemplateRuntimeFailure("format requires a mapping")
-            }
-            out.append(u[i])
-            i += 1
-        }
-        return out
+    var single = false
+    if case let .tuple(a) = args { queue = a } else { queue = [args]; single = true }
+    var mappingLike = false
+    switch args {
+    case .dict, .array, .undefined: mappingLike = true
+    default: break
     }
     var out = ""
-    var it = fmt.makeIterator()
-    while let c = it.next() {
-        guard c == "%" else { out.append(c); continue }
-        guard let spec = it.next() else { throw TemplateRuntimeFailure("incomplete format") }
-        if spec == "%" { out.append("%"); continue }
-        guard !queue.isEmpty else { throw TemplateRuntimeFailure("not enough arguments for format string") }
-        let v = queue.removeFirst()
+    let u = Array(fmt)
+    var i = 0
+    while i < u.count {
+        guard u[i] == "%" else { out.append(u[i]); i += 1; continue }
+        guard i + 1 < u.count else { throw TemplateRuntimeFailure("incomplete format") }
+        var spec = u[i + 1]
+        if spec == "%" { out.append("%"); i += 2; continue }
+        var value: JinjaValue
+        if spec == "(" {
+            guard let close = u[(i + 2)...].firstIndex(of: ")"), close + 1 < u.count else {
+                throw TemplateRuntimeFailure("incomplete format key")
+            }
+            let key = String(u[(i + 2)..<close])
+            guard mappingLike else { throw TemplateRuntimeFailure("format requires a mapping") }
+            guard case let .dict(mapping) = args, let v = mapping[key] else {
+                if case let .undefined(h) = args { throw undefinedError(h) }
+                throw TemplateRuntimeFailure("KeyError: '\(key)'")
+            }
+            value = v
+            spec = u[close + 1]
+            i = close + 2
+        } else {
+            guard !queue.isEmpty else { throw TemplateRuntimeFailure("not enough arguments for format string") }
+            value = queue.removeFirst()
+            i += 2
+        }
         switch spec {
-        case "s": out += v.stringValue
-        case "r": out += v.repr
+        case "s": out += value.stringValue
+        case "r": out += value.repr
         case "d", "i":
-            guard let n = v.numeric else { throw TemplateRuntimeFailure("%d format: a real number is required, not \(v.typeName)") }
+            guard let n = value.numeric else { throw TemplateRuntimeFailure("%d format: a real number is required, not \(value.typeName)") }
             out += String(Int(n.asDouble))
         default: throw TemplateRuntimeFailure("unsupported format character '\(spec)'")
         }
     }
-    if !queue.isEmpty { throw TemplateRuntimeFailure("not all arguments converted during string formatting") }
+    if !queue.isEmpty && !(single && mappingLike) {
+        throw TemplateRuntimeFailure("not all arguments converted during string formatting")
+    }
     return out
 }
 
@@ -324,8 +332,8 @@ func compareOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> Bool {
     case "!=": return a != b
     case "<": return try lessThan(a, b, op: "<")
     case ">": return try lessThan(b, a, op: ">")
-    case "<=": return try a == b || lessThan(a, b, op: "<=")
-    case ">=": return try a == b || lessThan(b, a, op: ">=")
+    case "<=": return try lessThan(a, b, op: "<=") || a == b
+    case ">=": return try lessThan(b, a, op: ">=") || a == b
     case "in": return try contains(b, a)
     case "notin": return try !contains(b, a)
     default: throw TemplateRuntimeFailure("unknown operator \(op)")

@@ -81,12 +81,18 @@ public final class JinjaIterator: @unchecked Sendable {
     private var consumed = false
     /// Error raised when iteration starts (jinja2 generators fail lazily), if any.
     public let failure: String?
+    /// Python function name shown by `str()` of a generator.
+    public let name: String
     /// Creates an iterator over `items`.
-    public init(_ kind: Kind, _ items: [JinjaValue], failure: String? = nil) {
+    public init(_ kind: Kind, _ items: [JinjaValue], failure: String? = nil, name: String = "") {
         self.kind = kind
         self.items = items
         self.failure = failure
+        self.name = name
     }
+
+    /// The same iterator state under another generator name.
+    func named(_ n: String) -> JinjaIterator { JinjaIterator(kind, peek, failure: failure, name: n) }
     /// True for dict views (re-iterable, sized).
     public var isView: Bool { kind == .dictItems || kind == .dictKeys || kind == .dictValues }
     /// Elements without consuming (views, or for printing).
@@ -249,7 +255,8 @@ public enum JinjaValue: Sendable, Equatable {
         case let .callable(c): return "<function \(c.name)>"
         case let .iterator(it):
             if it.isView { return "\(it.kind.rawValue)([" + it.peek.map(\.repr).joined(separator: ", ") + "])" }
-            return "<\(it.kind.rawValue) object>"
+            // Python prints a memory address here; any fixed stand-in keeps word counts etc. like Python's.
+            return it.kind == .generator ? "<generator object \(it.name) at 0x7f0000000000>" : "<\(it.kind.rawValue) object at 0x7f0000000000>"
         }
     }
 }

@@ -21,7 +21,15 @@ METHODS = ["strip()", "upper()", "lower()", "split()", "split(',')", "startswith
            "replace('o', '0')", "title()", "items()", "keys()", "values()", "get('k')", "get('zz', 0)", "count('l')"]
 
 
+ATTRS = ["msgs[0].role", "msgs[-1]['content']", "d.k", "d['a']", "d.zz", "d.zz.yy", "msgs[0].zz", "s[0]", "w[1:]",
+         "l | sort | first", "(l | list)[0]", "d.get('a', 0) + 1", "s ~ n ~ f", "'%s-%s' % (n, s)", "s.split(',')[0]",
+         "range(n) | list", "namespace(a=1).a", "[n, m, f] | max", "w | sort(reverse=true)", "msgs | map(attribute='role') | list",
+         "msgs | selectattr('role', 'eq', 'user') | list", "l | join('+')", "d | dictsort | list", "(d.items() | list)[0]"]
+
+
 def expr(r, depth=0):
+    if r.random() < 0.12:
+        return r.choice(ATTRS)
     k = r.randint(0, 9 if depth < 3 else 2)
     if k <= 1:
         return r.choice(VARS)
@@ -65,6 +73,16 @@ def stmt(r, depth=0):
         return f"{pad}{{%{ws(r)} for x in {it} %}}{{{{ x }}}}{extra}{body}{{%{ws(r)} endfor %}}"
     if k == 5:
         return f"{pad}{{%{ws(r)} set v = {expr(r)} %}}{{{{ v }}}}"
+    if k == 6 and r.random() < 0.5:
+        return pad + r.choice([
+            f"{{% macro mac(a, b='B') %}}[{{{{ a }}}}|{{{{ b }}}}]{{% endmacro %}}{{{{ mac({expr(r)}) }}}}{{{{ mac(1, b={expr(r)}) }}}}",
+            f"{{% set ns = namespace(c=0) %}}{{% for x in l %}}{{% set ns.c = ns.c + x %}}{{% endfor %}}{{{{ ns.c }}}}",
+            f"{{% set blk %}} {{{{ {expr(r)} }}}} {{% endset %}}[{{{{ blk }}}}]",
+            f"{{% for a, b in d.items() %}}{{{{ a }}}}={{{{ b }}}}{{{{ loop.cycle(',', ';') }}}}{{% endfor %}}",
+            f"{{% for x in l if x > 1 %}}{{{{ x }}}}{{% else %}}E{{% endfor %}}",
+            f"{{% raw %}}{{{{ raw }}}}{{% endraw %}}",
+            f"{{% filter upper %}}{{{{ {expr(r)} }}}}{{% endfilter %}}",
+        ])
     return f"{pad}{{#{r.choice(['', '-'])} c {r.choice(['', '-'])}#}}"
 
 
