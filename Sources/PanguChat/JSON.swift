@@ -136,6 +136,8 @@ struct TemplateRuntimeFailure: Error {
 private struct JSONParser {
     let scalars: [Unicode.Scalar]
     var pos = 0
+    var depth = 0
+    static let maxDepth = 200
 
     init(scalars: [Unicode.Scalar]) { self.scalars = scalars }
 
@@ -155,6 +157,12 @@ private struct JSONParser {
 
     mutating func value() throws -> JinjaValue {
         guard pos < scalars.count else { throw fail("unexpected end") }
+        let isContainer = scalars[pos] == "{" || scalars[pos] == "["
+        if isContainer {
+            depth += 1
+            if depth > JSONParser.maxDepth { throw fail("nesting deeper than \(JSONParser.maxDepth)") }
+        }
+        defer { if isContainer { depth -= 1 } }
         switch scalars[pos] {
         case "{":
             pos += 1

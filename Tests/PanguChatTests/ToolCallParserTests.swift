@@ -102,6 +102,28 @@ final class ToolCallParserTests: XCTestCase {
         }
     }
 
+    func testMalformedAndHostileInputNeverCrashes() throws {
+        // Unterminated span with a complete array: parsed at finish.
+        var p = ToolCallParser()
+        _ = p.feed("x[unused11][{\"name\": \"f\", \"arguments\": {\"a\": 1}}]")
+        XCTAssertEqual(p.finish(), [.calls([ParsedToolCall(name: "f", arguments: ["a": 1])])])
+        // Unterminated span with partial JSON: reported as invalid text, not dropped.
+        p = ToolCallParser()
+        _ = p.feed("x[unused11][{\"name\": \"f\", \"argu")
+        XCTAssertEqual(p.finish(), [.invalid("[unused11][{\"name\": \"f\", \"argu")])
+        XCTAssertTrue(p.calls.isEmpty)
+        // Deep nesting is an error, not a stack overflow.
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        XCTAssertThrowsError(try JSONCoding.parse(deep))
+        XCTAssertEqual(ToolCallParser.parse("[unused11]" + deep + "[unused12]").calls, [])
+        // Invalid JSON pieces.
+        for bad in ["", "x", "-", "[1,]", "{\"a\" 1}", "\"\\u12\"", "nul", "[1] 2", "01x", "1e", "{\"a\":}"] {
+            XCTAssertThrowsError(try JSONCoding.parse(bad), bad)
+        }
+        XCTAssertEqual(try JSONCoding.parse(" {\"a\": [1, 2.0, -3e2, true, null, \"\\ud83d\\ude00\"]} "),
+                       ["a": [1, 2.0, -300.0, true, nil, "😀"]])
+    }
+
     func testAlternativeMarkers() {
         let r = ToolCallParser.parse("x<|tool_call_start|>[{\"name\": \"f\", \"arguments\": {}}]<|tool_call_end|>", markers: .panguV2)
         XCTAssertEqual(r.content, "x")
