@@ -141,6 +141,12 @@ CONVERSATIONS = {
     "empty_content": [{"role": "system", "content": ""}, {"role": "user", "content": ""}],
     "multimodal": [{"role": "system", "content": [{"type": "text", "text": "Sys in parts"}]},
                    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": " Describe this. "}]}],
+    "tool_call_id9": [SYS, {"role": "user", "content": "Weather in Paris and Rome?"},
+                      {"role": "assistant", "content": None, "tool_calls": [
+                          tc("get_weather", {"location": "Paris"}, id="abcdefghi"), tc("get_weather", {"location": "Rome"}, id="ABCDEFGH1")]},
+                      {"role": "tool", "tool_call_id": "abcdefghi", "content": "sunny"},
+                      {"role": "tool", "tool_call_id": "ABCDEFGH1", "content": {"content": "rain"}},
+                      {"role": "assistant", "content": "Paris is sunny, Rome rainy."}, {"role": "user", "content": "Thanks"}],
     "empty": [],
 }
 
