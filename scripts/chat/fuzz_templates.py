@@ -89,3 +89,45 @@ def stmt(r, depth=0):
 def fuzz_templates(seed=7, count=600):
     r = random.Random(seed)
     return ["".join(stmt(r) for _ in range(r.randint(1, 4))) for _ in range(count)]
+
+
+WS_TEXT = ["", " ", "  ", "\t", "\n", "\n\n", " \n", "\n  ", "x", "a b", " \t\n ", "\r\n", "  \n\t"]
+
+
+def whitespace_templates(seed=5, count=1000):
+    """Random nestings of text, tags, comments and raw blocks with every `-`/`+` marker combination, for the
+    trim_blocks / lstrip_blocks / whitespace-control rules."""
+    r = random.Random(seed)
+
+    def sign(plus=True):
+        return r.choice(["", "-", "+"] if plus else ["", "-"])
+
+    def tag(kind):
+        o, c = sign(), sign()
+        if kind == "var":
+            return "{{" + sign(False) + " 'v' " + sign(False) + "}}"
+        if kind == "com":
+            return "{#" + sign(False) + " c " + sign(False) + "#}"
+        if kind == "if":
+            return ("{%" + o + " if true " + c + "%}", "{%" + sign() + " endif " + sign() + "%}")
+        if kind == "for":
+            return ("{%" + o + " for i in [1, 2] " + c + "%}", "{%" + sign() + " endfor " + sign() + "%}")
+        if kind == "set":
+            return "{%" + o + " set q = 1 " + c + "%}"
+        return ("{%" + o + " raw " + sign(False) + "%}" + r.choice(WS_TEXT) + "{{ x }}" + r.choice(WS_TEXT)
+                + "{%" + sign() + " endraw " + sign() + "%}")
+
+    def gen(depth=0):
+        out = ""
+        for _ in range(r.randint(1, 5)):
+            out += r.choice(WS_TEXT)
+            k = r.choice(["var", "com", "if", "for", "set", "raw", "text"])
+            if k in ("if", "for") and depth < 2:
+                a, b = tag(k)
+                out += a + gen(depth + 1) + b
+            elif k != "text" and k not in ("if", "for"):
+                out += tag(k)
+            out += r.choice(WS_TEXT)
+        return out
+
+    return [gen() for _ in range(count)]

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from templates import SPECIAL, TEMPLATES, TOOL_TEMPLATES  # noqa: E402
 from snippets import SNIPPETS  # noqa: E402
 from stream_goldens import stream_goldens  # noqa: E402
-from fuzz_templates import CTX as FUZZ_CTX, fuzz_templates  # noqa: E402
+from fuzz_templates import CTX as FUZZ_CTX, fuzz_templates, whitespace_templates  # noqa: E402
 
 FIXED_NOW = datetime(2024, 7, 26, 14, 5, 9)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -280,6 +280,7 @@ def fuzz_cases():
     import re
     out = []
     sources = [(f"{seed}-{i}", src) for seed in (7, 101) for i, src in enumerate(fuzz_templates(seed=seed, count=1000))]
+    sources += [(f"ws-{i}", src) for i, src in enumerate(whitespace_templates(seed=5, count=1000))]
     for i, src in sources:
         r = render(src, FUZZ_CTX)
         if re.search(r" at 0x[0-9a-f]+>", r.get("expected", ""), re.IGNORECASE):
