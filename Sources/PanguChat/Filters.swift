@@ -97,6 +97,10 @@ private let generatorFilters: Set<String> = ["map", "select", "reject", "selecta
 
 func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String, JinjaValue)]) throws -> JinjaValue {
     if generatorFilters.contains(name) {
+        // jinja2's map/select/reject start with `if value:`; a falsy input yields nothing (no errors either).
+        if ["map", "select", "reject", "selectattr", "rejectattr"].contains(name) && !v.truthy {
+            return .iterator(JinjaIterator(.generator, [], name: generatorNames[name] ?? name))
+        }
         do {
             let r = try runFilterEager(name, v, p, k)
             if case let .iterator(it) = r, it.kind == .generator { return .iterator(it.named(generatorNames[name] ?? name)) }

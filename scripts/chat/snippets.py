@@ -185,6 +185,7 @@ SNIPPETS = [
     ("{{ 5 | select | list }}", {}),
     ("{% set g = 5 | select %}ok{% if g %}-truthy{% endif %}", {}),
     ("{{ 2.5 is odd }} {{ 3.0 is odd }} {{ 4.0 is even }} {{ 7.5 is divisibleby 2.5 }}", {}),
+    ("{{ false | select | list }} {{ 0 | map('upper') | list }} {{ '' | reject('none') | list }} {{ none | selectattr('x') | list }} {{ [] | map(attribute='a') | list }}", {}),
     # syntax errors
     ("{% if x %}unclosed", {}),
     ("{{ 1 + }}", {}),
