@@ -7,6 +7,7 @@ private func lengthOf(_ v: JinjaValue) throws -> Int {
     switch v {
     case let .string(s): return s.unicodeScalars.count
     case let .array(a), let .tuple(a): return a.count
+    case let .iterator(it) where it.isView: return it.peek.count
     case let .dict(d): return d.count
     case .undefined: return 0
     default: throw TemplateRuntimeFailure("object of type '\(v.typeName)' has no len()")
@@ -86,7 +87,32 @@ private func toInt(_ v: JinjaValue, _ dflt: JinjaValue, base: Int) -> JinjaValue
 }
 
 /// Applies a filter by name.
+/// Python function names of jinja2's generator filters (they appear in `str(generator)`).
+private let generatorNames = ["map": "sync_do_map", "select": "select_or_reject", "reject": "select_or_reject",
+    "selectattr": "select_or_reject", "rejectattr": "select_or_reject", "batch": "do_batch", "unique": "sync_do_unique",
+    "slice": "sync_do_slice", "items": "do_items"]
+
+/// Filters jinja2 implements as generators: their errors surface only when the result is iterated.
+private let generatorFilters: Set<String> = ["map", "select", "reject", "selectattr", "rejectattr", "batch", "unique", "slice"]
+
 func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String, JinjaValue)]) throws -> JinjaValue {
+    if generatorFilters.contains(name) {
+        // jinja2's map/select/reject start with `if value:`; a falsy input yields nothing (no errors either).
+        if ["map", "select", "reject", "selectattr", "rejectattr"].contains(name) && !v.truthy {
+            return .iterator(JinjaIterator(.generator, [], name: generatorNames[name] ?? name))
+        }
+        do {
+            let r = try runFilterEager(name, v, p, k)
+            if case let .iterator(it) = r, it.kind == .generator { return .iterator(it.named(generatorNames[name] ?? name)) }
+            return r
+        } catch let e as TemplateRuntimeFailure {
+            return .iterator(JinjaIterator(.generator, [], failure: e.message, name: generatorNames[name] ?? name))
+        }
+    }
+    return try runFilterEager(name, v, p, k)
+}
+
+private func runFilterEager(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String, JinjaValue)]) throws -> JinjaValue {
     let a = Args(p, k)
     func undefCheck() throws { if case let .undefined(h) = v { throw undefinedError(h) } }
     switch name {
@@ -120,7 +146,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
             if let fill, !(fill == .none) { while cur.count < n { cur.append(fill) } }
             out.append(.array(cur))
         }
-        return .array(out)
+        return gen(out)
     case "capitalize": return .string(pyCapitalize(str(v)))
     case "center":
         let w = try a[0, "width"].map(intValue) ?? 80
@@ -150,8 +176,10 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         return try iterate(v).first ?? .undefined("No first item, sequence was empty.")
     case "last":
         if case let .undefined(h) = v { return .undefined(h) }
+        if case let .iterator(it) = v, !it.isView { throw TemplateRuntimeFailure("'\(it.kind.rawValue)' object is not reversible") }
         return try iterate(v).last ?? .undefined("No last item, sequence was empty.")
     case "float":
+        try undefCheck()
         let dflt = a[0, "default"] ?? .double(0)
         switch v {
         case let .int(i): return .double(Double(i))
@@ -165,6 +193,8 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
     case "format":
         return try binaryOp("%", v, .tuple(p))
     case "indent":
+        try undefCheck()
+        guard case .string = v else { throw TemplateRuntimeFailure("unsupported operand type(s) for +=: '\(v.typeName)' and 'str'") }
         let widthV = a[0, "width"] ?? .int(4)
         let indention: String
         if case let .string(s) = widthV { indention = s } else { indention = String(repeating: " ", count: try intValue(widthV)) }
@@ -181,11 +211,13 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         }
         if first { rv = indention + rv }
         return .string(rv)
-    case "int": return toInt(v, a[0, "default"] ?? .int(0), base: try a[1, "base"].map(intValue) ?? 10)
+    case "int":
+        try undefCheck()
+        return toInt(v, a[0, "default"] ?? .int(0), base: try a[1, "base"].map(intValue) ?? 10)
     case "items":
-        if v.isUndefined { return .array([]) }
-        guard case let .dict(d) = v else { throw TemplateRuntimeFailure("Can only get item pairs from a mapping.") }
-        return .array(d.pairs.map { .tuple([.string($0.0), $0.1]) })
+        if v.isUndefined { return gen([]) }
+        guard case let .dict(d) = v else { return gen([], failing: "Can only get item pairs from a mapping.") }
+        return gen(d.pairs.map { .tuple([.string($0.0), $0.1]) })
     case "join":
         var items = try iterate(v)
         if let attr = a[1, "attribute"] { items = try items.map { try attrPath($0, attr) } }
@@ -197,14 +229,14 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         let items = try iterate(v)
         if let attr = a.keywords.first(where: { $0.0 == "attribute" })?.1 {
             let dflt = a.keywords.first { $0.0 == "default" }?.1
-            return .array(try items.map { x in
+            return gen(try items.map { x in
                 let r = try attrPath(x, attr)
                 if r.isUndefined, let dflt { return dflt }
                 return r
             })
         }
-        guard let f = p.first else { return .array(items) }
-        return .array(try items.map { try runFilter(str(f), $0, Array(p.dropFirst()), k) })
+        guard let f = p.first else { return gen(items) }
+        return gen(try items.map { try runFilter(str(f), $0, Array(p.dropFirst()), k) })
     case "max", "min":
         let cs = a[0, "case_sensitive"]?.truthy ?? false
         let attr = a[1, "attribute"]
@@ -218,11 +250,14 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         return .string(pyReplace(str(v), str(a[0, "old"] ?? .none), str(a[1, "new"] ?? .none), count))
     case "reverse":
         if case let .string(s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
+        if case let .array(items) = v { return .iterator(JinjaIterator(.reversed, items.reversed())) }
+        if case let .undefined(h) = v { return .iterator(JinjaIterator(.reversed, [], failure: h)) }
         return .array(try iterate(v).reversed())
     case "round":
         let prec = try a[0, "precision"].map(intValue) ?? 0
         let method = a[1, "method"].map(str) ?? "common"
         if case .int = v, method == "common" { return v }
+        if case let .bool(b) = v, method == "common" { return .int(b ? 1 : 0) }
         guard let n = v.numeric else { throw TemplateRuntimeFailure("type \(v.typeName) doesn't define __round__ method") }
         if method == "common" && prec >= 0 && n.asDouble.isFinite {
             // Python's round(): correctly rounded half-even on the exact binary value, like printf.
@@ -243,7 +278,7 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
         var attr: JinjaValue? = nil
         if byAttr { guard !rest.isEmpty else { throw TemplateRuntimeFailure("Missing parameter for attribute name") }; attr = rest.removeFirst() }
         let test = rest.isEmpty ? nil : str(rest.removeFirst())
-        return .array(try iterate(v).filter { x in
+        return gen(try iterate(v).filter { x in
             let target = try attr.map { try attrPath(x, $0) } ?? x
             let r = try test.map { try runTest($0, target, rest) } ?? target.truthy
             return r == keep
@@ -288,15 +323,92 @@ func runFilter(_ name: String, _ v: JinjaValue, _ p: [JinjaValue], _ k: [(String
             let key = sortKey(try attr.map { try attrPath(x, $0) } ?? x, caseSensitive: cs)
             if !seen.contains(key) { seen.append(key); out.append(x) }
         }
-        return .array(out)
-    case "wordcount": return .int(try pySplit(str(v), nil, -1).count)
+        return gen(out)
+    case "wordcount":
+        // jinja2: len(re.findall(r"\w+", s))
+        var n = 0, inWord = false
+        for u in str(v).unicodeScalars {
+            let w = u == "_" || u.properties.isAlphabetic || u.properties.numericType != nil
+            if w && !inWord { n += 1 }
+            inWord = w
+        }
+        return .int(n)
+    case "groupby":
+        guard let attr = a[0, "attribute"] else { throw TemplateRuntimeFailure("groupby() missing required argument 'attribute'") }
+        let dflt = a[1, "default"]
+        let cs = a[2, "case_sensitive"]?.truthy ?? false
+        func key(_ x: JinjaValue) throws -> JinjaValue {
+            let r = try attrPath(x, attr)
+            return r.isUndefined ? (dflt ?? r) : r
+        }
+        let sorted = try stableSort(try iterate(v), key: { sortKey(try key($0), caseSensitive: cs) }, reverse: false)
+        var groups: [JinjaValue] = []
+        var curKey: JinjaValue? = nil, cur: [JinjaValue] = []
+        for x in sorted {
+            let k = sortKey(try key(x), caseSensitive: cs)
+            if let ck = curKey, ck == k { cur.append(x); continue }
+            if !cur.isEmpty { groups.append(.tuple([try key(cur[0]), .array(cur)])) }
+            curKey = k
+            cur = [x]
+        }
+        if !cur.isEmpty { groups.append(.tuple([try key(cur[0]), .array(cur)])) }
+        return .array(groups)
+    case "slice":
+        let n = try intValue(a[0, "slices"])
+        if n <= 0 { throw TemplateRuntimeFailure("slices must be positive") }
+        let fill = a[1, "fill_with"]
+        let seq = try iterate(v)
+        let per = seq.count / n, extra = seq.count % n
+        var out: [JinjaValue] = []
+        var offset = 0
+        for k in 0..<n {
+            let start = offset + k * per
+            if k < extra { offset += 1 }
+            let end = offset + (k + 1) * per
+            var tmp = Array(seq[start..<end])
+            if let fill, !(fill == .none), k >= extra { tmp.append(fill) }
+            out.append(.array(tmp))
+        }
+        return gen(out)
+    case "truncate":
+        let s = Array(str(v).unicodeScalars)
+        let length = try a[0, "length"].map(intValue) ?? 255
+        let killwords = a[1, "killwords"]?.truthy ?? false
+        let end = a[2, "end"].map(str) ?? "..."
+        let leeway = try a[3, "leeway"].map(intValue) ?? 5
+        let endLen = end.unicodeScalars.count
+        if length < endLen { throw TemplateRuntimeFailure("expected length >= \(endLen), got \(length)") }
+        if s.count <= length + leeway { return .string(str(v)) }
+        let head = String(String.UnicodeScalarView(s[..<max(0, length - endLen)]))
+        if killwords { return .string(head + end) }
+        let parts = try pySplit(head, .string(" "), -1)
+        let kept = parts.count > 1 ? parts.dropLast().joined(separator: " ") : head
+        return .string(kept + end)
+    case "striptags":
+        var s = str(v)
+        for (open, close) in [("<!--", "-->"), ("<", ">")] {
+            while let r = s.range(of: open), let e = s.range(of: close, range: r.upperBound..<s.endIndex) {
+                s.replaceSubrange(r.lowerBound..<e.upperBound, with: "")
+            }
+        }
+        s = try pySplit(s, nil, -1).joined(separator: " ")
+        for (ent, ch) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#34;", "\""), ("&#39;", "'"), ("&amp;", "&")] {
+            s = s.replacingOccurrences(of: ent, with: ch)
+        }
+        return .string(s)
     default:
-        _ = undefCheck
         throw TemplateRuntimeFailure("No filter named '\(name)'.")
     }
 }
 
 private func undefCheckTrim(_ v: JinjaValue) throws {}
+
+/// A jinja2 filter result that is a Python generator (lazy, single use, always truthy, no `len`).
+/// `failing`: the generator raises this when iterated (jinja2 errors lazily).
+private func gen(_ items: [JinjaValue], failing: String? = nil) -> JinjaValue {
+    return .iterator(JinjaIterator(.generator, items, failure: failing, name: "do_items"))
+}
+
 
 func intValue(_ v: JinjaValue?) throws -> Int {
     guard let v, case let .int(i)? = v.numeric else {
@@ -309,7 +421,7 @@ func intValue(_ v: JinjaValue?) throws -> Int {
 private let filterNames: Set<String> = ["abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort",
     "e", "escape", "first", "float", "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map",
     "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string",
-    "sum", "title", "tojson", "trim", "unique", "upper", "wordcount"]
+    "sum", "title", "tojson", "trim", "unique", "upper", "wordcount", "groupby", "slice", "truncate", "striptags"]
 
 /// Applies a test (`x is name(args)`).
 func runTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bool {
@@ -330,20 +442,16 @@ func runTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bo
     case "string": if case .string = v { return true }; return false
     case "mapping": if case .dict = v { return true }; return false
     case "sequence":
-        switch v { case .string, .array, .tuple, .dict: return true; default: return false }
-    case "iterable":
         switch v { case .string, .array, .tuple, .dict, .undefined: return true; default: return false }
+    case "iterable":
+        switch v { case .string, .array, .tuple, .dict, .undefined, .iterator: return true; default: return false }
     case "callable":
         switch v { case .callable, .undefined: return true; default: return false }
-    case "lower": if case let .string(s) = v { return s.contains { $0.isLetter } && s.lowercased() == s }; return false
-    case "upper": if case let .string(s) = v { return s.contains { $0.isLetter } && s.uppercased() == s }; return false
-    case "odd", "even":
-        guard case let .int(i)? = v.numeric else { throw TemplateRuntimeFailure("not an integer") }
-        return (i & 1 == 1) == (name == "odd")
-    case "divisibleby":
-        guard case let .int(i)? = v.numeric, case let .int(j)? = try arg().numeric else { throw TemplateRuntimeFailure("not an integer") }
-        if j == 0 { throw TemplateRuntimeFailure("integer modulo by zero") }
-        return i % j == 0
+    case "lower": return pyIsLower(v.stringValue)  // jinja2: str(value).islower()
+    case "upper": return pyIsUpper(v.stringValue)
+    case "odd": return try binaryOp("%", v, .int(2)) == .int(1)
+    case "even": return try binaryOp("%", v, .int(2)) == .int(0)
+    case "divisibleby": return try binaryOp("%", v, try arg()) == .int(0)
     case "eq", "equalto", "==": return v == (try arg())
     case "ne", "!=": return v != (try arg())
     case "lt", "lessthan", "<": return try lessThan(v, try arg())

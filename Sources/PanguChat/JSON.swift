@@ -88,6 +88,8 @@ public enum JSONCoding {
             throw TemplateRuntimeFailure("Object of type Namespace is not JSON serializable")
         case .callable:
             throw TemplateRuntimeFailure("Object of type function is not JSON serializable")
+        case let .iterator(it):
+            throw TemplateRuntimeFailure("Object of type \(it.kind.rawValue) is not JSON serializable")
         }
     }
 
@@ -134,6 +136,8 @@ struct TemplateRuntimeFailure: Error {
 private struct JSONParser {
     let scalars: [Unicode.Scalar]
     var pos = 0
+    var depth = 0
+    static let maxDepth = 200
 
     init(scalars: [Unicode.Scalar]) { self.scalars = scalars }
 
@@ -153,6 +157,12 @@ private struct JSONParser {
 
     mutating func value() throws -> JinjaValue {
         guard pos < scalars.count else { throw fail("unexpected end") }
+        let isContainer = scalars[pos] == "{" || scalars[pos] == "["
+        if isContainer {
+            depth += 1
+            if depth > JSONParser.maxDepth { throw fail("nesting deeper than \(JSONParser.maxDepth)") }
+        }
+        defer { if isContainer { depth -= 1 } }
         switch scalars[pos] {
         case "{":
             pos += 1

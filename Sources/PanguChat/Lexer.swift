@@ -195,7 +195,15 @@ struct Lexer {
                     if at(m) == "-" || at(m) == "+" { endSign = at(m); m += 1 }
                     guard matches("%}", m) else { throw fail("invalid endraw tag", k) }
                     var contentEnd = k
-                    if sign == "-" { while contentEnd > contentStart && isWS(src[contentEnd - 1]) { contentEnd -= 1 } }
+                    if sign == "-" {
+                        while contentEnd > contentStart && isWS(src[contentEnd - 1]) { contentEnd -= 1 }
+                    } else if sign != "+" && options.lstripBlocks {
+                        // lstrip_blocks applies to `{% endraw %}` like any block tag.
+                        var l = contentEnd
+                        while l > contentStart && src[l - 1] != "\n" { l -= 1 }
+                        let lineStarting = l > contentStart || (contentStart > 0 && src[contentStart - 1] == "\n")
+                        if lineStarting && l < contentEnd && src[l..<contentEnd].allSatisfy(isWS) { contentEnd = l }
+                    }
                     emitText(contentStart, contentEnd)
                     i = m + 2
                     _ = finishTag(endSign: endSign, trim: true)

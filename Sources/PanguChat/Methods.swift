@@ -93,6 +93,12 @@ func pySplit(_ s: String, _ sep: JinjaValue?, _ maxsplit: Int) throws -> [String
 
 private func isCased(_ c: Character) -> Bool { c.isUppercase || c.isLowercase }
 
+/// Python `str.islower()`.
+func pyIsLower(_ s: String) -> Bool { s.contains(where: isCased) && s.lowercased() == s }
+
+/// Python `str.isupper()`.
+func pyIsUpper(_ s: String) -> Bool { s.contains(where: isCased) && s.uppercased() == s }
+
 /// Python `str.title()`.
 func pyTitle(_ s: String) -> String {
     var out = ""
@@ -201,16 +207,56 @@ func boundMethod(_ v: JinjaValue, _ name: String) -> JinjaValue? {
             return m { _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.numericType != nil }) }
         case "isalpha": return m { _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.isAlphabetic }) }
         case "isspace": return m { _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(pyIsSpace)) }
-        case "isupper": return m { _ in .bool(s.contains(where: isCased) && s.uppercased() == s) }
-        case "islower": return m { _ in .bool(s.contains(where: isCased) && s.lowercased() == s) }
+        case "isupper": return m { _ in .bool(pyIsUpper(s)) }
+        case "islower": return m { _ in .bool(pyIsLower(s)) }
         case "format": return m { a in .string(try pyFormat(s, a)) }
+        case "center", "ljust", "rjust", "zfill":
+            return m { a in
+                let width = try intArg(a[0, "width"], 0)
+                let fill = name == "zfill" ? "0" : (a[1, "fillchar"].map(\.stringValue) ?? " ")
+                let n = s.unicodeScalars.count
+                guard width > n else { return .string(s) }
+                let pad = width - n
+                switch name {
+                case "ljust": return .string(s + String(repeating: fill, count: pad))
+                case "rjust": return .string(String(repeating: fill, count: pad) + s)
+                case "zfill":
+                    if let f = s.unicodeScalars.first, f == "-" || f == "+" {
+                        return .string(String(Character(f)) + String(repeating: "0", count: pad) + String(s.unicodeScalars.dropFirst()))
+                    }
+                    return .string(String(repeating: "0", count: pad) + s)
+                default:
+                    let left = pad / 2 + (pad & width & 1)
+                    return .string(String(repeating: fill, count: left) + s + String(repeating: fill, count: pad - left))
+                }
+            }
+        case "swapcase":
+            return m { _ in .string(s.map { $0.isUppercase ? $0.lowercased() : $0.isLowercase ? $0.uppercased() : String($0) }.joined()) }
+        case "casefold": return m { _ in .string(s.lowercased()) }
+        case "partition", "rpartition":
+            return m { a in
+                let sep = try toStr(a[0, "sep"], "\(name) arg")
+                let hay = Array(s.unicodeScalars), nd = Array(sep.unicodeScalars)
+                var at: Int? = nil
+                if name == "partition" { at = scalarIndex(hay, nd) } else {
+                    var from = 0
+                    while let k = scalarIndex(hay, nd, from: from) { at = k; from = k + 1 }
+                }
+                guard let k = at else {
+                    return name == "partition" ? .tuple([.string(s), "", ""]) : .tuple(["", "", .string(s)])
+                }
+                return .tuple([.string(scalarString(hay[..<k])), .string(sep), .string(scalarString(hay[(k + nd.count)...]))])
+            }
+        case "istitle": return m { _ in .bool(s.contains(where: isCased) && pyTitle(s) == s) }
+        case "isalnum":
+            return m { _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil }) }
         default: return nil
         }
     case let .dict(d):
         switch name {
-        case "items": return m { _ in .array(d.pairs.map { .tuple([.string($0.0), $0.1]) }) }
-        case "keys": return m { _ in .array(d.keys.map { .string($0) }) }
-        case "values": return m { _ in .array(d.values) }
+        case "items": return m { _ in .iterator(JinjaIterator(.dictItems, d.pairs.map { .tuple([.string($0.0), $0.1]) })) }
+        case "keys": return m { _ in .iterator(JinjaIterator(.dictKeys, d.keys.map { .string($0) })) }
+        case "values": return m { _ in .iterator(JinjaIterator(.dictValues, d.values)) }
         case "get":
             return m { a in
                 guard let k = a[0, "key"] else { throw TemplateRuntimeFailure("get expected at least 1 argument, got 0") }

@@ -41,6 +41,8 @@ func getAttribute(_ v: JinjaValue, _ name: String) throws -> JinjaValue {
         return .undefined("'\(objectName(v))' has no attribute '\(name)'")
     default:
         if let m = boundMethod(v, name) { return m }
+        // groupby() results are (grouper, list) named tuples.
+        if case let .tuple(t) = v, t.count == 2, name == "grouper" || name == "list" { return t[name == "grouper" ? 0 : 1] }
         return .undefined("'\(objectName(v))' has no attribute '\(name)'")
     }
 }
@@ -125,6 +127,9 @@ func slice(_ v: JinjaValue, _ a: JinjaValue?, _ b: JinjaValue?, _ c: JinjaValue?
 func iterate(_ v: JinjaValue) throws -> [JinjaValue] {
     switch v {
     case let .array(a), let .tuple(a): return a
+    case let .iterator(it):
+        if let f = it.failure { throw TemplateRuntimeFailure(f) }
+        return it.next()
     case let .dict(d): return d.keys.map { .string($0) }
     case let .string(s): return s.unicodeScalars.map { .string(String(Character($0))) }
     case .undefined: return []
@@ -153,6 +158,7 @@ private func pyMod(_ a: Int, _ b: Int) -> Int {
 
 func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaValue {
     if op == "~" { return .string(a.stringValue + b.stringValue) }
+    if op == "%", case let .string(fmt) = a { return .string(try percentFormat(fmt, b)) }
     if case let .undefined(h) = a { throw undefinedError(h) }
     if case let .undefined(h) = b { throw undefinedError(h) }
     let unsupported = TemplateRuntimeFailure(
@@ -163,9 +169,11 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
     case let ("+", .tuple(x), .tuple(y)): return .tuple(x + y)
     case let ("*", .string(s), n), let ("*", n, .string(s)):
         guard case let .int(k)? = n.numeric else { throw unsupported }
+        if k > 0 && s.utf8.count > 0 && k > 64_000_000 / s.utf8.count { throw TemplateRuntimeFailure("string repetition result too large") }
         return .string(String(repeating: s, count: max(0, k)))
     case let ("*", .array(s), n), let ("*", n, .array(s)):
         guard case let .int(k)? = n.numeric else { throw unsupported }
+        if k > 0 && s.count > 0 && k > 4_000_000 / s.count { throw TemplateRuntimeFailure("list repetition result too large") }
         return .array(Array(Array(repeating: s, count: max(0, k)).joined()))
     case let ("%", .string(fmt), args): return .string(try percentFormat(fmt, args))
     default: break
@@ -193,6 +201,8 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
             return .int(pyMod(i, j))
         case "**":
             if j < 0 { return .double(pow(Double(i), Double(j))) }
+            if i == 0 || i == 1 { return .int(j == 0 ? 1 : i) }
+            if i == -1 { return .int(j % 2 == 0 ? 1 : -1) }
             var r = 1
             for _ in 0..<j {
                 let (m, o) = r.multipliedReportingOverflow(by: i)
@@ -223,28 +233,57 @@ func binaryOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaVal
     }
 }
 
-/// Minimal printf-style `'%s' % x` / `'%d' % x` support.
+/// printf-style `str % args` with CPython's argument rules: a tuple supplies positional arguments; any other
+/// object with `__getitem__` (dict, list, Undefined) is also usable as a mapping for `%(key)s`, and then unused
+/// arguments are not an error.
 private func percentFormat(_ fmt: String, _ args: JinjaValue) throws -> String {
     var queue: [JinjaValue]
-    if case let .tuple(a) = args { queue = a } else { queue = [args] }
+    var single = false
+    if case let .tuple(a) = args { queue = a } else { queue = [args]; single = true }
+    var mappingLike = false
+    switch args {
+    case .dict, .array, .undefined: mappingLike = true
+    default: break
+    }
     var out = ""
-    var it = fmt.makeIterator()
-    while let c = it.next() {
-        guard c == "%" else { out.append(c); continue }
-        guard let spec = it.next() else { throw TemplateRuntimeFailure("incomplete format") }
-        if spec == "%" { out.append("%"); continue }
-        guard !queue.isEmpty else { throw TemplateRuntimeFailure("not enough arguments for format string") }
-        let v = queue.removeFirst()
+    let u = Array(fmt)
+    var i = 0
+    while i < u.count {
+        guard u[i] == "%" else { out.append(u[i]); i += 1; continue }
+        guard i + 1 < u.count else { throw TemplateRuntimeFailure("incomplete format") }
+        var spec = u[i + 1]
+        if spec == "%" { out.append("%"); i += 2; continue }
+        var value: JinjaValue
+        if spec == "(" {
+            guard let close = u[(i + 2)...].firstIndex(of: ")"), close + 1 < u.count else {
+                throw TemplateRuntimeFailure("incomplete format key")
+            }
+            let key = String(u[(i + 2)..<close])
+            guard mappingLike else { throw TemplateRuntimeFailure("format requires a mapping") }
+            guard case let .dict(mapping) = args, let v = mapping[key] else {
+                if case let .undefined(h) = args { throw undefinedError(h) }
+                throw TemplateRuntimeFailure("KeyError: '\(key)'")
+            }
+            value = v
+            spec = u[close + 1]
+            i = close + 2
+        } else {
+            guard !queue.isEmpty else { throw TemplateRuntimeFailure("not enough arguments for format string") }
+            value = queue.removeFirst()
+            i += 2
+        }
         switch spec {
-        case "s": out += v.stringValue
-        case "r": out += v.repr
+        case "s": out += value.stringValue
+        case "r": out += value.repr
         case "d", "i":
-            guard let n = v.numeric else { throw TemplateRuntimeFailure("%d format: a real number is required, not \(v.typeName)") }
+            guard let n = value.numeric else { throw TemplateRuntimeFailure("%d format: a real number is required, not \(value.typeName)") }
             out += String(Int(n.asDouble))
         default: throw TemplateRuntimeFailure("unsupported format character '\(spec)'")
         }
     }
-    if !queue.isEmpty { throw TemplateRuntimeFailure("not all arguments converted during string formatting") }
+    if !queue.isEmpty && !(single && mappingLike) {
+        throw TemplateRuntimeFailure("not all arguments converted during string formatting")
+    }
     return out
 }
 
@@ -275,9 +314,13 @@ func contains(_ haystack: JinjaValue, _ needle: JinjaValue) throws -> Bool {
         }
         return scalarIndex(Array(s.unicodeScalars), Array(n.unicodeScalars)) != nil
     case let .array(a), let .tuple(a): return a.contains(needle)
+    case let .iterator(it): return it.next().contains(needle)
     case let .dict(d):
-        if case let .string(k) = needle { return d[k] != nil }
-        return false
+        switch needle {
+        case let .string(k): return d[k] != nil
+        case .array, .dict, .iterator: throw TemplateRuntimeFailure("unhashable type: '\(needle.typeName)'")
+        default: return false
+        }
     case .undefined: return false
     default: throw TemplateRuntimeFailure("argument of type '\(haystack.typeName)' is not iterable")
     }
@@ -289,8 +332,8 @@ func compareOp(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> Bool {
     case "!=": return a != b
     case "<": return try lessThan(a, b, op: "<")
     case ">": return try lessThan(b, a, op: ">")
-    case "<=": return try a == b || lessThan(a, b, op: "<=")
-    case ">=": return try a == b || lessThan(b, a, op: ">=")
+    case "<=": return try lessThan(a, b, op: "<=") || a == b
+    case ">=": return try lessThan(b, a, op: ">=") || a == b
     case "in": return try contains(b, a)
     case "notin": return try !contains(b, a)
     default: throw TemplateRuntimeFailure("unknown operator \(op)")

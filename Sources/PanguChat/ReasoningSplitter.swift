@@ -154,6 +154,18 @@ public struct ReasoningSplitter: Sendable {
         self.startsInReasoning = startsInReasoning
     }
 
+    /// Creates a splitter for the output of `prompt`: starts inside reasoning when the prompt itself ends with an
+    /// unclosed open marker (e.g. templates whose generation prompt ends with `<think>\n`).
+    public init(prompt: String, markers: ReasoningMarkers = .pangu) {
+        let p = scalars(prompt), o = scalars(markers.open), c = scalars(markers.close)
+        var opened = false
+        if let lastOpen = findLast(p, o) {
+            let tail = Array(p[(lastOpen + o.count)...])
+            opened = find(tail, c) == nil && tail.allSatisfy(pyIsSpace)
+        }
+        self.init(markers: markers, startsInReasoning: opened)
+    }
+
     /// The stripped reasoning and answer seen so far (final after ``finish()``).
     public var result: ReasoningParse { ReasoningParse(reasoning: reasoningOut.total, content: contentOut.total) }
 

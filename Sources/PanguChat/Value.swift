@@ -58,6 +58,53 @@ public final class JinjaNamespace: @unchecked Sendable {
     public init(_ attributes: OrderedDictionary = OrderedDictionary()) { self.attributes = attributes }
 }
 
+/// A Python iterator-like value: the generators jinja2 filters return (`map`, `select`, …, consumed by the first
+/// iteration), dict views (`d.items()`, `keys()`, `values()`) and `reversed(list)`. Modelled so truthiness,
+/// `length`, printing and single-use iteration behave as in jinja2.
+public final class JinjaIterator: @unchecked Sendable {
+    /// Kind of Python object.
+    public enum Kind: String, Sendable {
+        /// A generator (single use, always truthy, no `len`).
+        case generator
+        /// `dict_items` view.
+        case dictItems = "dict_items"
+        /// `dict_keys` view.
+        case dictKeys = "dict_keys"
+        /// `dict_values` view.
+        case dictValues = "dict_values"
+        /// `list_reverseiterator` (single use).
+        case reversed = "list_reverseiterator"
+    }
+    /// The object kind.
+    public let kind: Kind
+    private var items: [JinjaValue]
+    private var consumed = false
+    /// Error raised when iteration starts (jinja2 generators fail lazily), if any.
+    public let failure: String?
+    /// Python function name shown by `str()` of a generator.
+    public let name: String
+    /// Creates an iterator over `items`.
+    public init(_ kind: Kind, _ items: [JinjaValue], failure: String? = nil, name: String = "") {
+        self.kind = kind
+        self.items = items
+        self.failure = failure
+        self.name = name
+    }
+
+    /// The same iterator state under another generator name.
+    func named(_ n: String) -> JinjaIterator { JinjaIterator(kind, peek, failure: failure, name: n) }
+    /// True for dict views (re-iterable, sized).
+    public var isView: Bool { kind == .dictItems || kind == .dictKeys || kind == .dictValues }
+    /// Elements without consuming (views, or for printing).
+    public var peek: [JinjaValue] { consumed ? [] : items }
+    /// Iterates: single-use kinds are exhausted afterwards, like Python.
+    public func next() -> [JinjaValue] {
+        if isView { return items }
+        defer { consumed = true; items = [] }
+        return consumed ? [] : items
+    }
+}
+
 /// A callable template value (global function, macro, bound method, `loop.cycle`, `caller`).
 public final class JinjaCallable: @unchecked Sendable {
     /// Name used in error messages.
@@ -95,6 +142,8 @@ public enum JinjaValue: Sendable, Equatable {
     case namespace(JinjaNamespace)
     /// A callable (functions, macros, bound methods).
     case callable(JinjaCallable)
+    /// A generator / dict view / list iterator (see ``JinjaIterator``).
+    case iterator(JinjaIterator)
 
     /// Equality with Python semantics (`1 == 1.0`, `True == 1`); undefined equals only undefined.
     public static func == (a: JinjaValue, b: JinjaValue) -> Bool {
@@ -105,6 +154,9 @@ public enum JinjaValue: Sendable, Equatable {
         case let (.dict(x), .dict(y)): return x == y
         case let (.namespace(x), .namespace(y)): return x === y
         case let (.callable(x), .callable(y)): return x === y
+        case let (.iterator(x), .iterator(y)):
+            if x.kind == .dictKeys && y.kind == .dictKeys { return Set(x.peek.map(\.repr)) == Set(y.peek.map(\.repr)) }
+            return x === y
         default:
             if let x = a.numeric, let y = b.numeric {
                 if case let .int(i) = x, case let .int(j) = y { return i == j }
@@ -154,6 +206,7 @@ public enum JinjaValue: Sendable, Equatable {
         case let .array(a), let .tuple(a): return !a.isEmpty
         case let .dict(d): return d.count > 0
         case .namespace, .callable: return true
+        case let .iterator(it): return it.isView ? !it.peek.isEmpty : true
         }
     }
 
@@ -171,6 +224,7 @@ public enum JinjaValue: Sendable, Equatable {
         case .dict: return "dict"
         case .namespace: return "Namespace"
         case .callable: return "function"
+        case let .iterator(it): return it.kind.rawValue
         }
     }
 
@@ -199,6 +253,10 @@ public enum JinjaValue: Sendable, Equatable {
         case let .namespace(n):
             return "<Namespace " + n.attributes.pairs.map { "\($0.0)=\($0.1.repr)" }.joined(separator: ", ") + ">"
         case let .callable(c): return "<function \(c.name)>"
+        case let .iterator(it):
+            if it.isView { return "\(it.kind.rawValue)([" + it.peek.map(\.repr).joined(separator: ", ") + "])" }
+            // Python prints a memory address here; any fixed stand-in keeps word counts etc. like Python's.
+            return it.kind == .generator ? "<generator object \(it.name) at 0x7f0000000000>" : "<\(it.kind.rawValue) object at 0x7f0000000000>"
         }
     }
 }

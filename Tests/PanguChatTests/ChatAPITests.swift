@@ -122,6 +122,10 @@ final class ChatAPITests: XCTestCase {
         XCTAssertEqual(raised?.raisedByTemplate, true)
         XCTAssertNotNil(err("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"), "recursion must be an error, not a crash")
         XCTAssertNotNil(err("{{ range(10**9) | length }}"))
+        XCTAssertNotNil(err("{{ ('x' * 1000000000) | length }}"))
+        XCTAssertNotNil(err("{{ ([1, 2] * 1000000000) | length }}"))
+        XCTAssertNotNil(err("{{ 2 ** 100000000000 }}"))
+        XCTAssertEqual(try ChatTemplate("{{ 1 ** 100000000000 }}{{ (-1) ** 3 }}{{ 0 ** 0 }}").render(context: [:]), "1-11")
         XCTAssertNotNil(err("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}"))
         XCTAssertNotNil(err("{{ " + String(repeating: "-", count: 5000) + "1 }}"))
         XCTAssertNotNil(err(String(repeating: "{% if true %}", count: 3000)))
@@ -204,5 +208,37 @@ final class ChatConcurrencyTests: XCTestCase {
             return out
         }
         XCTAssertEqual(Set(outs).count, 16)
+    }
+}
+
+final class ChatTemplateSetTests: XCTestCase {
+    func testCheckpointDirectoryPrecedenceAndSpecialTokens() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pangu-chat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // No files: built-in Pangu template and tokens.
+        var set = try ChatTemplateSet(checkpointDirectory: dir)
+        XCTAssertTrue(set.usesBuiltInFallback)
+        XCTAssertEqual(try set.prompt(messages: [.user("hi")], thinking: .fast),
+                       "[unused9]系统：[unused10][unused9]用户：hi /no_think[unused10][unused9]助手：")
+        // tokenizer_config.json with AddedToken-style eos and a template.
+        let cfg = #"{"bos_token": "<s>", "eos_token": {"content": "</s>", "lstrip": false}, "chat_template": "CFG{{ eos_token }}"}"#
+        try Data(cfg.utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
+        set = try ChatTemplateSet(checkpointDirectory: dir)
+        XCTAssertFalse(set.usesBuiltInFallback)
+        XCTAssertEqual(set.specialTokens["eos_token"], "</s>")
+        XCTAssertEqual(try set.prompt(messages: [.user("x")]), "CFG</s>")
+        // chat_template.json overrides tokenizer_config; chat_template.jinja overrides both.
+        try Data(#"{"chat_template": "JSON{{ bos_token }}"}"#.utf8).write(to: dir.appendingPathComponent("chat_template.json"))
+        XCTAssertEqual(try ChatTemplateSet(checkpointDirectory: dir).prompt(messages: [.user("x")]), "JSON<s>")
+        try Data("JINJA{{ messages|length }}\n".utf8).write(to: dir.appendingPathComponent("chat_template.jinja"))
+        XCTAssertEqual(try ChatTemplateSet(checkpointDirectory: dir).prompt(messages: [.user("x")]), "JINJA1")
+        // Named extras; tool_use picked when tools are given.
+        let extra = dir.appendingPathComponent("additional_chat_templates")
+        try FileManager.default.createDirectory(at: extra, withIntermediateDirectories: true)
+        try Data("TOOLS{{ tools|length }}".utf8).write(to: extra.appendingPathComponent("tool_use.jinja"))
+        set = try ChatTemplateSet(checkpointDirectory: dir)
+        XCTAssertEqual(try set.prompt(messages: [.user("x")], tools: [["type": "function"]]), "TOOLS1")
+        XCTAssertEqual(try set.prompt(messages: [.user("x")]), "JINJA1")
     }
 }

@@ -120,6 +120,31 @@ final class ReasoningSplitterTests: XCTestCase {
         }
     }
 
+    func testPromptOpenedBlockDetection() throws {
+        // DeepSeek-R1's generation prompt ends with "<think>\n" (rendered by jinja2 in the goldens).
+        let data = try loadFixture("template_goldens")
+        guard case let .array(cases)? = data["cases"] else { return XCTFail("fixture") }
+        let r1 = try XCTUnwrap(cases.compactMap { v -> String? in
+            guard case let .dict(c) = v, str(c["template"]) == "deepseek-r1", str(c["conversation"]) == "single_user",
+                  case let .dict(ctx)? = c["context"], ctx["add_generation_prompt"] == .bool(true) else { return nil }
+            return str(c["expected"])
+        }.first)
+        var s = ReasoningSplitter(prompt: r1, markers: .think)
+        _ = s.feed("thinking...</think>\n\nanswer")
+        _ = s.finish()
+        XCTAssertEqual(s.result, ReasoningParse(reasoning: "thinking...", content: "answer"))
+        // The Pangu prompt does not open the block.
+        let pangu = try ChatTemplate.pangu.prompt(messages: [.user("hi")])
+        s = ReasoningSplitter(prompt: pangu)
+        _ = s.feed("plain")
+        _ = s.finish()
+        XCTAssertEqual(s.result, ReasoningParse(reasoning: "", content: "plain"))
+        s = ReasoningSplitter(prompt: "x<think>a</think>", markers: .think)
+        _ = s.feed("b")
+        _ = s.finish()
+        XCTAssertEqual(s.result.content, "b")
+    }
+
     func testEndMarkerStopsEverythingAndIsStripped() {
         let r = ReasoningSplitter.split("[unused16]r[unused17]answer[unused10][unused9]用户：more")
         XCTAssertEqual(r, officialReasoningParse("[unused16]r[unused17]answer[unused10][unused9]用户：more"))

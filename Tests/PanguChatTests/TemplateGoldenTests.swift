@@ -113,3 +113,24 @@ final class TemplateGoldenTests: XCTestCase {
         XCTAssertGreaterThan(cases.count, 90)
     }
 }
+
+final class TemplateFuzzParityTests: XCTestCase {
+    /// Seeded grammar-generated templates (scripts/chat/fuzz_templates.py) rendered by jinja2.
+    func testRandomTemplatesMatchJinja2() throws {
+        let data = try loadFixture("fuzz_goldens")
+        guard case let .array(cases)? = data["cases"] else { return XCTFail("bad fixture") }
+        let ctx = contextDict(data["context"])
+        var pass = 0, rendered = 0
+        for case let .dict(c) in cases {
+            let src = str(c["template"])!
+            if let failure = checkCase({ try ChatTemplate(src).render(context: ctx) }, c) {
+                XCTFail("[fuzz \(c["id"]!.repr)] \(src.debugDescription)\n\(failure)")
+            } else {
+                pass += 1
+                if c["expected"] != nil { rendered += 1 }
+            }
+        }
+        print("fuzz parity: \(pass)/\(cases.count) (\(rendered) rendered byte-identical, \(pass - rendered) errors reproduced)")
+        XCTAssertEqual(pass, cases.count)
+    }
+}

@@ -102,9 +102,70 @@ final class ToolCallParserTests: XCTestCase {
         }
     }
 
+    func testMalformedAndHostileInputNeverCrashes() throws {
+        // Unterminated span with a complete array: parsed at finish.
+        var p = ToolCallParser()
+        _ = p.feed("x[unused11][{\"name\": \"f\", \"arguments\": {\"a\": 1}}]")
+        XCTAssertEqual(p.finish(), [.calls([ParsedToolCall(name: "f", arguments: ["a": 1])])])
+        // Unterminated span with partial JSON: reported as invalid text, not dropped.
+        p = ToolCallParser()
+        _ = p.feed("x[unused11][{\"name\": \"f\", \"argu")
+        XCTAssertEqual(p.finish(), [.invalid("[unused11][{\"name\": \"f\", \"argu")])
+        XCTAssertTrue(p.calls.isEmpty)
+        // Deep nesting is an error, not a stack overflow.
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        XCTAssertThrowsError(try JSONCoding.parse(deep))
+        XCTAssertEqual(ToolCallParser.parse("[unused11]" + deep + "[unused12]").calls, [])
+        // Invalid JSON pieces.
+        for bad in ["", "x", "-", "[1,]", "{\"a\" 1}", "\"\\u12\"", "nul", "[1] 2", "01x", "1e", "{\"a\":}"] {
+            XCTAssertThrowsError(try JSONCoding.parse(bad), bad)
+        }
+        XCTAssertEqual(try JSONCoding.parse(" {\"a\": [1, 2.0, -3e2, true, null, \"\\ud83d\\ude00\"]} "),
+                       ["a": [1, 2.0, -300.0, true, nil, "😀"]])
+    }
+
     func testAlternativeMarkers() {
         let r = ToolCallParser.parse("x<|tool_call_start|>[{\"name\": \"f\", \"arguments\": {}}]<|tool_call_end|>", markers: .panguV2)
         XCTAssertEqual(r.content, "x")
         XCTAssertEqual(r.calls.map(\.name), ["f"])
+    }
+}
+
+final class ChatPipelineTests: XCTestCase {
+    /// Generated text → ReasoningSplitter → ToolCallParser, streamed in chunks of every size 1…12.
+    func testReasoningThenToolCallsStreaming() throws {
+        let d = try loadFixture("stream_goldens")
+        guard case let .array(items)? = d["pipeline"] else { return XCTFail("bad fixture") }
+        var runs = 0
+        for case let .dict(c) in items {
+            let output = Array(str(c["output"])!.unicodeScalars)
+            guard case let .array(callsV)? = c["calls"] else { return XCTFail("bad fixture") }
+            let expectedCalls = callsV.compactMap { v -> ParsedToolCall? in
+                guard case let .dict(x) = v else { return nil }
+                return ParsedToolCall(name: str(x["name"])!, arguments: x["arguments"]!)
+            }
+            for size in 1...12 {
+                var r = ReasoningSplitter()
+                var t = ToolCallParser()
+                var reasoning = ""
+                var pos = 0
+                while pos < output.count {
+                    let chunk = String(String.UnicodeScalarView(output[pos..<min(pos + size, output.count)]))
+                    pos += size
+                    let delta = r.feed(chunk)
+                    reasoning += delta.reasoning
+                    _ = t.feed(delta.content)
+                }
+                let last = r.finish()
+                reasoning += last.reasoning
+                _ = t.feed(last.content)
+                _ = t.finish()
+                XCTAssertEqual(reasoning, str(c["thinking"]))
+                XCTAssertEqual(try pyStrip(t.content, nil, mode: 0), str(c["content"]))
+                XCTAssertEqual(t.calls, expectedCalls)
+                runs += 1
+            }
+        }
+        print("pipeline: \(runs) streamed runs match the Python reference")
     }
 }

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from templates import SPECIAL, TEMPLATES, TOOL_TEMPLATES  # noqa: E402
 from snippets import SNIPPETS  # noqa: E402
 from stream_goldens import stream_goldens  # noqa: E402
+from fuzz_templates import CTX as FUZZ_CTX, fuzz_templates, whitespace_templates  # noqa: E402
 
 FIXED_NOW = datetime(2024, 7, 26, 14, 5, 9)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -140,6 +141,12 @@ CONVERSATIONS = {
     "empty_content": [{"role": "system", "content": ""}, {"role": "user", "content": ""}],
     "multimodal": [{"role": "system", "content": [{"type": "text", "text": "Sys in parts"}]},
                    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": " Describe this. "}]}],
+    "tool_call_id9": [SYS, {"role": "user", "content": "Weather in Paris and Rome?"},
+                      {"role": "assistant", "content": None, "tool_calls": [
+                          tc("get_weather", {"location": "Paris"}, id="abcdefghi"), tc("get_weather", {"location": "Rome"}, id="ABCDEFGH1")]},
+                      {"role": "tool", "tool_call_id": "abcdefghi", "content": "sunny"},
+                      {"role": "tool", "tool_call_id": "ABCDEFGH1", "content": {"content": "rain"}},
+                      {"role": "assistant", "content": "Paris is sunny, Rome rainy."}, {"role": "user", "content": "Thanks"}],
     "empty": [],
 }
 
@@ -267,6 +274,21 @@ def snippet_cases():
     return out
 
 
+def fuzz_cases():
+    """Random templates; cases whose output prints a Python object address (`<generator object … at 0x…>`)
+    are dropped: that text is not reproducible."""
+    import re
+    out = []
+    sources = [(f"{seed}-{i}", src) for seed in (7, 101) for i, src in enumerate(fuzz_templates(seed=seed, count=1000))]
+    sources += [(f"ws-{i}", src) for i, src in enumerate(whitespace_templates(seed=5, count=1000))]
+    for i, src in sources:
+        r = render(src, FUZZ_CTX)
+        if re.search(r" at 0x[0-9a-f]+", r.get("expected", ""), re.IGNORECASE):
+            continue
+        out.append({"id": i, "template": src, **r})
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     data = {"jinja2_version": jinja2.__version__, "fixed_now": FIXED_NOW.isoformat(), "templates": TEMPLATES,
@@ -282,6 +304,11 @@ def main():
     with open(os.path.join(OUT, "stream_goldens.json"), "w", encoding="utf-8") as f:
         json.dump(stream_goldens(), f, ensure_ascii=False, indent=1)
         f.write("\n")
+    fuzz = {"context": FUZZ_CTX, "cases": fuzz_cases()}
+    with open(os.path.join(OUT, "fuzz_goldens.json"), "w", encoding="utf-8") as f:
+        json.dump(fuzz, f, ensure_ascii=False, indent=0)
+        f.write("\n")
+    print(f"fuzz: {len(fuzz['cases'])} random templates ({sum(1 for c in fuzz['cases'] if 'error' in c)} errors)")
     n_err = sum(1 for c in data["cases"] if "error" in c)
     s_err = sum(1 for c in snips["cases"] if "error" in c)
     print(f"templates: {len(data['cases'])} cases ({n_err} errors), thinking: {len(data['thinking_cases'])}, "

@@ -78,6 +78,23 @@ def tool_reference(text, o="[unused11]", c="[unused12]"):
     return content.strip(), calls
 
 
+PIPELINE_OUTPUTS = [
+    ' [unused16]用户想知道天气，我应调用工具。[unused17]我来查一下。[unused11][{"name": "get_weather", "arguments": {"location": "深圳"}}][unused12][unused10]',
+    '[unused16][unused17][unused11][{"name": "a", "arguments": {}}][unused12][unused11][{"name": "b", "arguments": {"n": [1, 2]}}][unused12][unused10]',
+    '[unused16]no tools needed[unused17]Plain answer 🙂\n[unused10]',
+]
+
+
+def pipeline_goldens():
+    """ReasoningSplitter then ToolCallParser: official reasoning parse, tool reference on the answer."""
+    out = []
+    for text in PIPELINE_OUTPUTS:
+        thinking, content = official(text)
+        answer, calls = tool_reference(content)
+        out.append({"output": text, "thinking": thinking, "content": answer, "calls": calls})
+    return out
+
+
 def stream_goldens():
     reasoning = []
     for out, wf in REASONING_OUTPUTS:
@@ -90,4 +107,4 @@ def stream_goldens():
     for text in TOOL_OUTPUTS:
         content, calls = tool_reference(text)
         tools.append({"output": text, "content": content, "calls": calls})
-    return {"reasoning": reasoning, "tools": tools}
+    return {"reasoning": reasoning, "tools": tools, "pipeline": pipeline_goldens()}
