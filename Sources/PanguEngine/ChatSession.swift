@@ -54,7 +54,7 @@ public final class ChatSession {
     public func send(_ text: String, onDelta: (ReasoningDelta) -> Bool = { _ in true }) throws -> ChatReply {
         messages.append(.user(text))
         let prompt: String
-        do { prompt = try engine.template.prompt(messages: messages, thinking: thinking) } catch {
+        do { prompt = try engine.templates.prompt(messages: messages, thinking: thinking) } catch {
             messages.removeLast()
             throw EngineError.chatTemplate("\(error)")
         }
@@ -65,7 +65,8 @@ public final class ChatSession {
         cache.truncate(to: reuse)
         cachedTokens.removeSubrange(reuse...)
         let fresh = Array(tokens[reuse...])
-        var splitter = ReasoningSplitter(markers: .pangu)
+        // A template may open the reasoning block itself at the end of the generation prompt.
+        var splitter = ReasoningSplitter(prompt: prompt, markers: .pangu)
         var keepGoing = true
         let result: (text: String, tokens: [Int], finish: FinishReason)
         do {

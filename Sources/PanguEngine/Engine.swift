@@ -34,8 +34,9 @@ public final class Engine: @unchecked Sendable {
     public let loaded: LoadedModel
     /// The tokenizer from `tokenizer.model` + `tokenizer_config.json`.
     public let tokenizer: HuggingFaceTokenizer
-    /// The checkpoint's chat template, or the built-in Pangu template when it has none.
-    public let template: ChatTemplate
+    /// The checkpoint's chat templates (chat_template.jinja / tokenizer_config.json), or the built-in Pangu
+    /// template when it has none.
+    public let templates: ChatTemplateSet
     /// Ids that end a reply: generation_config.json's, config.json's and the tokenizer's EOS.
     public let eosTokenIds: [Int]
 
@@ -54,11 +55,7 @@ public final class Engine: @unchecked Sendable {
             throw EngineError.tokenizerMismatch(
                 detail: "the tokenizer has \(tokenizer.vocabularySize) ids, the model's vocabulary is \(vocab)")
         }
-        do {
-            let configData = try? Data(contentsOf: dir.appendingPathComponent("tokenizer_config.json"))
-            let set = try ChatTemplateSet(tokenizerConfigJSON: configData)
-            template = (try? set.select(hasTools: false)) ?? ChatTemplate.pangu
-        } catch {
+        do { templates = try ChatTemplateSet(checkpointDirectory: dir) } catch {
             throw EngineError.chatTemplate("\(error)")
         }
         var eos = loaded.generationConfig.eosTokenIds

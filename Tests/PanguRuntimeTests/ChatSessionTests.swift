@@ -22,7 +22,7 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertGreaterThan(second.reusedTokens, 0, "the second turn must reuse the first turn's cache")
         // A fresh cache fed the whole rendered history (assistant turn as produced) must produce the same reply.
         let history = s.messages
-        let prompt = try e.template.prompt(messages: Array(history.dropLast()), thinking: .fast)
+        let prompt = try e.templates.prompt(messages: Array(history.dropLast()), thinking: .fast)
         let ids = e.tokenizer.encode(prompt, addSpecialTokens: true)
         let generator = TokenGenerator(model: e.model, eosTokenIds: e.eosTokenIds)
         let direct = try generator.generate(prompt: ids, cache: e.model.makeCache(), sampling: .greedy, maxTokens: 12)
@@ -38,7 +38,7 @@ final class ChatSessionTests: XCTestCase {
         }
         XCTAssertEqual(streamed, e.tokenizer.decode(result.tokens, skipSpecialTokens: false))
         XCTAssertEqual(streamed, result.text)
-        let fast = try e.template.prompt(messages: [.user("hi")], thinking: .fast)
+        let fast = try e.templates.prompt(messages: [.user("hi")], thinking: .fast)
         XCTAssertTrue(fast.contains("hi /no_think"), fast)
     }
 
