@@ -44,18 +44,29 @@ public final class Engine: @unchecked Sendable {
     public init(loaded: LoadedModel) throws {
         self.loaded = loaded
         let dir = loaded.directory
-        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("tokenizer.model").path) else {
-            throw EngineError.noTokenizer(directory: dir.path, reason: "tokenizer.model is missing")
-        }
-        do { tokenizer = try HuggingFaceTokenizer(directory: dir) } catch {
-            throw EngineError.noTokenizer(directory: dir.path, reason: "\(error)")
+        if let gguf = loaded.gguf {
+            tokenizer = try GGUFTokenizer.load(gguf)
+        } else {
+            guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("tokenizer.model").path) else {
+                throw EngineError.noTokenizer(directory: dir.path, reason: "tokenizer.model is missing")
+            }
+            do { tokenizer = try HuggingFaceTokenizer(directory: dir) } catch {
+                throw EngineError.noTokenizer(directory: dir.path, reason: "\(error)")
+            }
         }
         let vocab = loaded.model.info.vocabularySize
         if tokenizer.vocabularySize > vocab {
             throw EngineError.tokenizerMismatch(
                 detail: "the tokenizer has \(tokenizer.vocabularySize) ids, the model's vocabulary is \(vocab)")
         }
-        do { templates = try ChatTemplateSet(checkpointDirectory: dir) } catch {
+        do {
+            if loaded.gguf != nil {
+                templates = try ChatTemplateSet(chatTemplateValue: tokenizer.chatTemplate.map { .string($0) }
+                                                ?? .string(ChatTemplate.panguSource))
+            } else {
+                templates = try ChatTemplateSet(checkpointDirectory: dir)
+            }
+        } catch {
             throw EngineError.chatTemplate("\(error)")
         }
         var eos = loaded.generationConfig.eosTokenIds

@@ -14,10 +14,29 @@ public final class LoadedModel: @unchecked Sendable {
     /// Defaults from generation_config.json (EOS ids fall back to config.json's).
     public let generationConfig: GenerationConfig
 
-    /// Loads `directory`. With `prefault`, every weight page is read up front and `progress(done, total)` is
-    /// called while the files are read (a 16 GB checkpoint takes a while from a cold disk).
+    /// The GGUF file, when the model was loaded from one (its metadata also holds the tokenizer).
+    public let gguf: GGUFTensorSource?
+
+    /// Loads `directory` (a Hugging Face checkpoint directory, or a `.gguf` file). With `prefault`, every weight
+    /// page is read up front and `progress(done, total)` is called while the files are read (a 16 GB checkpoint
+    /// takes a while from a cold disk).
     public init(directory: URL, prefault: Bool = false, progress: ((Int, Int) -> Void)? = nil) throws {
         self.directory = directory
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            let source = try GGUFTensorSource(path: directory.path)
+            if prefault {
+                let mapped = try MappedFile(path: directory.path)
+                _ = mapped.prefault { progress?($0, mapped.size) }
+            }
+            gguf = source
+            model = try ModelRegistry.load(gguf: source)
+            // GGUF files carry no generation_config.json: use the official openPangu-Embedded-7B values.
+            generationConfig = GenerationConfig(sampling: SamplingParameters(temperature: 1.0, topK: 0, topP: 0.8),
+                                                eosTokenIds: model.info.eosTokenIds)
+            return
+        }
+        gguf = nil
         let configURL = directory.appendingPathComponent("config.json")
         let arch = try ModelRegistry.architecture(of: configURL)
         guard let factory = ModelRegistry.factories[arch] else {

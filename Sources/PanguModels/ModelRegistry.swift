@@ -32,6 +32,11 @@ public enum ModelRegistry {
         return name
     }
 
+    /// Loads a llama.cpp GGUF file (architecture `pangu-embedded`), quantised or not.
+    public static func load(gguf source: GGUFTensorSource) throws -> LanguageModel {
+        try PanguEmbedded(configuration: PanguEmbeddedConfiguration(gguf: source), source: source, scheme: .gguf)
+    }
+
     /// Loads the model in checkpoint directory `directory` (config.json + safetensors).
     public static func load(directory: URL) throws -> LanguageModel {
         let configURL = directory.appendingPathComponent("config.json")

@@ -8,7 +8,7 @@ struct Pangu: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pangu",
         abstract: "Run Huawei's openPangu models on the CPU, natively in Swift.",
-        subcommands: [Chat.self, Generate.self, Tokenize.self, Inspect.self, Logits.self, Bench.self, BenchKernels.self, CreateTestModel.self])
+        subcommands: [Chat.self, Generate.self, Tokenize.self, Inspect.self, Logits.self, Bench.self, BenchKernels.self, Quantize.self, CreateTestModel.self])
 }
 
 /// Options shared by commands that load a model.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PanguEngine
 import PanguTokenizer
+import PanguWeights
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,8 +16,13 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Do not add BOS/EOS.") var noSpecialTokens = false
 
     func run() throws {
-        let dir = try model.map { URL(fileURLWithPath: $0) } ?? BuiltinModel.directory()
-        let tokenizer = try HuggingFaceTokenizer(directory: dir)
+        let path = try model.map { URL(fileURLWithPath: $0) } ?? BuiltinModel.directory()
+        let tokenizer: HuggingFaceTokenizer
+        if path.pathExtension == "gguf" {
+            tokenizer = try GGUFTokenizer.load(GGUFTensorSource(path: path.path))
+        } else {
+            tokenizer = try HuggingFaceTokenizer(directory: path)
+        }
         if json {
             var lineNumber = 0
             while let line = readLine(strippingNewline: true) {

@@ -110,6 +110,10 @@ enum DenseDecoder {
 enum EmbeddingLookup {
     static func row(_ e: WeightMatrix, _ id: Int, into out: UnsafeMutablePointer<Float>) {
         let p = e.row(id)
-        for i in 0..<e.cols { out[i] = HalfConversion.load(p, i, e.dtype) }
+        if e.dtype.isQuantized {
+            QuantReference.dequantize(p, dtype: e.dtype, k: e.cols, into: out)
+        } else {
+            for i in 0..<e.cols { out[i] = HalfConversion.load(p, i, e.dtype) }
+        }
     }
 }

@@ -1,0 +1,148 @@
+// `pangu quantize`: an official checkpoint directory → a llama.cpp-compatible GGUF (architecture
+// `pangu-embedded`), with llama.cpp-style mixed recipes. Tensor names come from the model's WeightMap, so the HF
+// and GGUF names stay in one table.
+import Foundation
+import PanguModels
+import PanguTensor
+import PanguTokenizer
+import PanguWeights
+
+/// A quantisation recipe: the type of every weight matrix, by role and layer.
+public struct QuantizationRecipe: Sendable {
+    /// Name as given on the command line (`q8_0`, `q4_k_m`, …).
+    public let name: String
+    /// Main type for the large matrices.
+    public let base: DType
+    /// K-quant "mix" recipes raise some tensors to higher precision (llama.cpp's _M / _S variants).
+    let mix: Mix
+    enum Mix { case pure, mediumK }
+
+    /// Recipes by command-line name.
+    public static let all: [String: QuantizationRecipe] = [
+        "f32": .init(name: "f32", base: .f32, mix: .pure), "f16": .init(name: "f16", base: .f16, mix: .pure),
+        "bf16": .init(name: "bf16", base: .bf16, mix: .pure),
+        "q8_0": .init(name: "q8_0", base: .q8_0, mix: .pure), "q4_0": .init(name: "q4_0", base: .q4_0, mix: .pure),
+        "q4_1": .init(name: "q4_1", base: .q4_1, mix: .pure), "q5_0": .init(name: "q5_0", base: .q5_0, mix: .pure),
+        "q5_1": .init(name: "q5_1", base: .q5_1, mix: .pure),
+        "q4_k": .init(name: "q4_k", base: .q4_K, mix: .pure), "q5_k": .init(name: "q5_k", base: .q5_K, mix: .pure),
+        "q6_k": .init(name: "q6_k", base: .q6_K, mix: .pure),
+        "q4_k_m": .init(name: "q4_k_m", base: .q4_K, mix: .mediumK),
+        "q5_k_m": .init(name: "q5_k_m", base: .q5_K, mix: .mediumK),
+    ]
+
+    /// The type for a matrix of `role` in `layer` of `layers`, with `cols` inputs. Vectors stay f32.
+    /// Like llama.cpp: the output matrix gets q6_K (q8_0 for non-K bases); _M mixes give attn_v and ffn_down q6_K
+    /// in the first and last eighth of the layers and every third layer between; K-quants fall back to a legacy
+    /// type when the row length is not a multiple of 256.
+    func type(for role: TensorRole, layer: Int?, layers: Int, cols: Int) -> DType {
+        var t = base
+        if role == .output && base.isQuantized { t = base.blockSize == 256 ? .q6_K : .q8_0 }
+        if mix == .mediumK, let l = layer, role == .v || role == .down {
+            let moreBits = l < layers / 8 || l >= 7 * layers / 8 || (l - layers / 8) % 3 == 2
+            if moreBits { t = .q6_K }
+        }
+        if cols % t.blockSize != 0 {
+            switch t {
+            case .q4_K: t = .q5_0
+            case .q5_K: t = .q5_1
+            case .q6_K: t = .q8_0
+            default: break
+            }
+            if cols % t.blockSize != 0 { t = .f16 }
+        }
+        return t
+    }
+}
+
+/// Converts checkpoints to GGUF.
+public enum Quantizer {
+    /// Quantises the checkpoint in `directory` to `output` with `recipe`, reporting (bytes written, total).
+    public static func quantize(directory: URL, recipe: QuantizationRecipe, output: String,
+                                progress: ((Int, Int) -> Void)? = nil, pool: ThreadPool = .shared) throws {
+        let config = try PanguEmbeddedConfiguration.load(directory.appendingPathComponent("config.json"))
+        let checkpoint = try SafetensorsCheckpoint(directory: directory)
+        // Validate the checkpoint against the architecture before writing anything.
+        _ = try PanguEmbedded(configuration: config, source: checkpoint)
+        let map = PanguEmbedded.weightMap
+        let writer = try GGUFWriter(path: output)
+        let layers = config.numHiddenLayers
+        let hyper = PanguGGUFHyperParameters(
+            contextLength: config.maxPositionEmbeddings, embeddingLength: config.hiddenSize, blockCount: layers,
+            feedForwardLength: config.intermediateSize, headCount: config.numAttentionHeads, headCountKV: config.kvHeads,
+            headDim: config.resolvedHeadDim, ropeFreqBase: Float(config.ropeTheta), rmsNormEps: Float(config.rmsNormEps),
+            vocabSize: config.vocabSize)
+        writer.set(PanguGGUF.architectureMetadata(hyper, name: directory.lastPathComponent,
+                                                  fileType: GGMLType.fileType(for: recipe.base)))
+        writer.set(try vocabularyMetadata(directory: directory, vocabularySize: config.vocabSize))
+
+        // Every tensor in table order: (HF name, GGUF name, role, layer, dtype out).
+        var plan: [(TensorInfo, String, DType)] = []
+        func add(_ entry: WeightName, _ layer: Int?) {
+            guard let t = checkpoint.tensor(entry.name(.huggingFace, layer: layer)) else { return }
+            let isVector = t.shape.count == 1
+            let type = isVector ? .f32 : recipe.type(for: entry.role, layer: layer, layers: layers, cols: t.shape[1])
+            plan.append((t, entry.name(.gguf, layer: layer), type))
+        }
+        for e in map.global where e.role != .output { add(e, nil) }
+        for l in 0..<layers { for e in map.perLayer { add(e, l) } }
+        if !config.tied, let e = map.global.first(where: { $0.role == .output }) { add(e, nil) }
+        for (t, name, type) in plan {
+            try writer.addTensor(name: name, dims: t.shape.reversed(), dtype: type)
+        }
+        try writer.writeHeader()
+        let total = plan.reduce(0) { $0 + type(bytesOf: $1.0, as: $1.2) }
+        var done = 0
+        for (t, _, type) in plan {
+            let cols = t.shape.count == 1 ? t.shape[0] : t.shape[1]
+            let rows = t.elementCount / cols
+            let rowBytes = type.rowBytes(cols)
+            let chunkRows = max(1, min(rows, (64 << 20) / max(1, rowBytes)))
+            let out = UnsafeMutableRawPointer.allocate(byteCount: chunkRows * rowBytes, alignment: 64)
+            defer { out.deallocate() }
+            var r0 = 0
+            while r0 < rows {
+                let n = min(chunkRows, rows - r0)
+                pool.parallelFor(chunks: n) { i in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: cols) { row in
+                        let src = t.data + (r0 + i) * cols * t.dtype.bytesPerBlock
+                        for c in 0..<cols { row[c] = HalfConversion.load(src, c, t.dtype) }
+                        QuantReference.quantize(row.baseAddress!, k: cols, as: type, into: out + i * rowBytes)
+                    }
+                }
+                try writer.writeTensorData(UnsafeRawBufferPointer(start: out, count: n * rowBytes))
+                done += n * rowBytes
+                progress?(done, total)
+                r0 += n
+            }
+        }
+        try writer.finish()
+    }
+
+    private static func type(bytesOf t: TensorInfo, as type: DType) -> Int {
+        let cols = t.shape.count == 1 ? t.shape[0] : t.shape[1]
+        return type.rowBytes(cols) * (t.elementCount / cols)
+    }
+
+    /// `tokenizer.ggml.*` metadata from tokenizer.model + tokenizer_config.json, as llama.cpp's converter writes
+    /// it: SentencePiece pieces, scores and types, with `added_tokens_decoder` entries marked control (special) or
+    /// user-defined, padded with unused pieces up to the model's vocabulary size.
+    static func vocabularyMetadata(directory: URL, vocabularySize: Int) throws -> [(String, GGUFValue)] {
+        let tokenizer = try HuggingFaceTokenizer(directory: directory)
+        let model = tokenizer.sentencePiece.model
+        var tokens = model.pieces.map(\.piece), scores = model.pieces.map(\.score)
+        var types = model.pieces.map { Int32($0.type.rawValue) }
+        for t in tokenizer.config.addedTokens {
+            while tokens.count <= t.id { tokens.append("[PAD\(tokens.count)]"); scores.append(-1000); types.append(5) }
+            tokens[t.id] = t.content
+            types[t.id] = t.special ? 3 : 4
+        }
+        while tokens.count < vocabularySize { tokens.append("[PAD\(tokens.count)]"); scores.append(-1000); types.append(5) }
+        let vocab = PanguGGUFVocabulary(
+            tokens: tokens, scores: scores, tokenTypes: types,
+            bosID: UInt32(tokenizer.bosTokenId ?? 1), eosID: UInt32(tokenizer.eosTokenIds.first ?? 2),
+            unknownID: UInt32(tokenizer.unkTokenId), paddingID: UInt32(tokenizer.padTokenId ?? tokenizer.unkTokenId),
+            addBOS: tokenizer.config.addBosToken, addEOS: tokenizer.config.addEosToken,
+            addSpacePrefix: model.normalizerSpec.addDummyPrefix, chatTemplate: tokenizer.chatTemplate)
+        return PanguGGUF.tokenizerMetadata(vocab)
+    }
+}
