@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tokenizer throughput: Swift (release, tokenizer-bench) vs Python sentencepiece (C++), same model, same corpus,
-# same run, single thread. Usage: Benchmarks/tokenizer/run.sh [model] [megabytes]
+# same run, single thread. Usage: Benchmarks/tokenizer/run.sh [model|bpe16k] [megabytes]
+# "bpe16k" trains a 16k-piece Pangu-like BPE model first (about 10 s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODEL="${1:-Sources/PanguTokenizer/Resources/tiny-pangu/tokenizer.model}"
@@ -9,6 +10,10 @@ SCRATCH="${SCRATCH:-.build-tok}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 python3 Benchmarks/tokenizer/make_corpus.py "$WORK/corpus.txt" "$MB"
+if [ "$MODEL" = "bpe16k" ]; then
+  python3 Benchmarks/tokenizer/train_bench_model.py "$WORK/bpe16k.model"
+  MODEL="$WORK/bpe16k.model"
+fi
 swift build -c release --scratch-path "$SCRATCH" --product tokenizer-bench >/dev/null
 BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/tokenizer-bench"
 echo "model: $MODEL, corpus: $(wc -c <"$WORK/corpus.txt") bytes"

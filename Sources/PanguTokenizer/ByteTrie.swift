@@ -8,6 +8,8 @@ struct ByteTrie: Sendable {
     private var children: [Int32]
     private var mask: Int
     private var edgeCount = 0
+    /// Children of the root, indexed by byte (saves one hash probe per lookup).
+    private var rootChildren = [Int32](repeating: -1, count: 256)
     /// Bitmap of the first bytes of all keys: lets `longestMatch` reject most positions without hashing.
     private var firstBytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
@@ -32,6 +34,7 @@ struct ByteTrie: Sendable {
 
     /// Child of `node` along `byte`, or -1.
     @inline(__always) func child(_ node: Int32, _ byte: UInt8) -> Int32 {
+        if node == Self.root { return rootChildren.withUnsafeBufferPointer { $0[Int(byte)] } }
         let k = Self.key(node, byte)
         var i = slot(k)
         return keys.withUnsafeBufferPointer { kb in
@@ -83,6 +86,7 @@ struct ByteTrie: Sendable {
             keys[i] = k
             let newNode = Int32(values.count)
             children[i] = newNode
+            if node == Self.root { rootChildren[Int(b)] = newNode }
             values.append(-1)
             edgeCount += 1
             node = newNode

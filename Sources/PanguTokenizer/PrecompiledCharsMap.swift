@@ -6,7 +6,8 @@
 struct PrecompiledCharsMap: Sendable {
     private let units: [UInt32]
     private let normalized: [UInt8]
-    /// Replacement string (byte range in `normalized`) for each distinct value offset, resolved lazily at lookup.
+    /// Whether any rule starts with a given byte (lets the normaliser skip the trie for most ASCII).
+    let firstByteHasRule: [Bool]
 
     init(_ blob: [UInt8]) throws {
         guard blob.count > 4 else { throw TokenizerError.invalidModel("precompiled_charsmap is too short (\(blob.count) bytes)") }
@@ -21,6 +22,11 @@ struct PrecompiledCharsMap: Sendable {
         }
         units = u
         normalized = Array(blob[(4 + trieSize)...])
+        let rootBase = Self.offset(u[0])
+        firstByteHasRule = (0..<256).map { c in
+            let pos = rootBase ^ c
+            return pos < u.count && Self.label(u[pos]) == UInt32(c)
+        }
     }
 
     @inline(__always) private static func offset(_ unit: UInt32) -> Int {
