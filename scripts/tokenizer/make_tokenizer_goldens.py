@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import sys
+import tempfile
 import zlib
 
 import sentencepiece as spm
@@ -41,13 +42,27 @@ MODELS = {
                                      add_dummy_prefix=False, remove_extra_whitespaces=False,
                                      user_defined_symbols=USER),
     "unigram-nfkc-nobf": dict(model_type="unigram", vocab_size=400, normalization_rule_name="nmt_nfkc"),
+    "bpe-custom-rules": dict(model_type="bpe", vocab_size=900, normalization_rule_tsv="@CUSTOM_TSV@",
+                             byte_fallback=True),
     "char-identity": dict(model_type="char", vocab_size=300, normalization_rule_name="identity"),
     "word-identity": dict(model_type="word", vocab_size=500, normalization_rule_name="identity"),
 }
 
 
+# Custom normalisation rules (source code points TAB target code points, hex): single and multi-character
+# sources, longest match wins, deletion-free.
+CUSTOM_RULES = [("41", "61"), ("42", "62"), ("FB01", "66 69"), ("2460", "31"), ("61 62 63", "58"),
+                ("61 62", "59"), ("3000", "20"), ("9", "20"), ("4E2D 6587", "4E2D 6587 20"), ("1F600", "3A 29")]
+
+
 def train(lines, **kw):
     buf = io.BytesIO()
+    if kw.get("normalization_rule_tsv") == "@CUSTOM_TSV@":
+        fd, path = tempfile.mkstemp(suffix=".tsv")
+        with os.fdopen(fd, "w") as f:
+            for src, dst in CUSTOM_RULES:
+                f.write(f"{src}\t{dst}\n")
+        kw["normalization_rule_tsv"] = path
     base = dict(character_coverage=0.9995, num_threads=2, minloglevel=2, max_sentence_length=20000,
                 hard_vocab_limit=False)
     base.update(kw)
