@@ -4,16 +4,24 @@ import XCTest
 
 /// Parity with transformers' slow tokenizer (a `PreTrainedTokenizer` wrapping sentencepiece like openPangu's).
 final class HuggingFaceGoldenTests: XCTestCase {
-    static let variants = ["pangu-like", "pangu-like-extra-special", "tiny-pangu"]
+    static let variants = ["pangu-like", "pangu-like-extra-special", "dummy-prefix", "tiny-pangu"]
 
-    /// Checkpoint directory of a golden variant; `tiny-pangu` is the built-in resource itself.
-    static func directory(_ variant: String) -> URL {
-        variant == "tiny-pangu" ? BuiltinTokenizer.tinyPanguDirectory : Fixtures.url("hf/\(variant)")
+    /// Loads a golden variant: `tiny-pangu` is the built-in resource itself; `dummy-prefix` pairs its config with
+    /// `sp/bpe-bytefallback-nfkc.model`.
+    static func load(_ variant: String) throws -> HuggingFaceTokenizer {
+        switch variant {
+        case "tiny-pangu": return try BuiltinTokenizer.tinyPangu()
+        case "dummy-prefix":
+            let sp = try SentencePieceProcessor(contentsOf: Fixtures.url("sp/bpe-bytefallback-nfkc.model"))
+            let config = try TokenizerConfig(configJSON: Data(contentsOf: Fixtures.url("hf/dummy-prefix/tokenizer_config.json")))
+            return try HuggingFaceTokenizer(sentencePiece: sp, config: config)
+        default: return try HuggingFaceTokenizer(directory: Fixtures.url("hf/\(variant)"))
+        }
     }
 
     func testEncodeDecodeParityWithTransformers() throws {
         for variant in Self.variants {
-            let tok = try HuggingFaceTokenizer(directory: Self.directory(variant))
+            let tok = try Self.load(variant)
             let g = try Fixtures.json("hf/\(variant).json")
             let info = g["info"] as! [String: Any]
             XCTAssertEqual(tok.sentencePiece.vocabularySize, (info["vocab_size"] as! NSNumber).intValue)

@@ -58,8 +58,9 @@ CUSTOM_RULES = [("41", "61"), ("42", "62"), ("FB01", "66 69"), ("2460", "31"), (
 def train(lines, **kw):
     buf = io.BytesIO()
     if kw.get("normalization_rule_tsv") == "@CUSTOM_TSV@":
-        fd, path = tempfile.mkstemp(suffix=".tsv")
-        with os.fdopen(fd, "w") as f:
+        # A fixed path: the trainer records it in the model, which must stay byte-identical between runs.
+        path = os.path.join(tempfile.gettempdir(), "pangu_custom_rules.tsv")
+        with open(path, "w") as f:
             for src, dst in CUSTOM_RULES:
                 f.write(f"{src}\t{dst}\n")
         kw["normalization_rule_tsv"] = path
@@ -159,9 +160,22 @@ def main():
             f.write(blob)
         sp = spm.SentencePieceProcessor(model_file=os.path.join(d, "tokenizer.model"))
         pangu_like.write_config(d, sp, extra)
-        g = hf_goldens(d, random.Random(99))
+        g = hf_goldens(d, random.Random(99), n_test=N_TEST if extra is None else 400, n_random=N_RANDOM if extra is None else 150)
         dump(g, os.path.join(hf_root, variant + ".json"))
         print(f"{variant}: {g['info']}, {len(g['encode'])} encode, {len(g['decode'])} decode")
+
+    # A model WITH add_dummy_prefix and nmt_nfkc behind the same HF wrapper: each text segment between added
+    # tokens is encoded separately, so each one gets its own dummy prefix.
+    # Only its tokenizer_config.json is kept: the tests pair it with sp/bpe-bytefallback-nfkc.model.
+    d = os.path.join(hf_root, "dummy-prefix")
+    os.makedirs(d)
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(os.path.join(sp_dir, "bpe-bytefallback-nfkc.model"), os.path.join(tmp, "tokenizer.model"))
+        pangu_like.write_config(tmp, spm.SentencePieceProcessor(model_file=os.path.join(tmp, "tokenizer.model")))
+        shutil.copy(os.path.join(tmp, "tokenizer_config.json"), d)
+        g = hf_goldens(tmp, random.Random(5), n_test=300, n_random=100)
+    dump(g, os.path.join(hf_root, "dummy-prefix.json"))
+    print(f"dummy-prefix: {g['info']}, {len(g['encode'])} encode, {len(g['decode'])} decode")
 
     # Goldens for the built-in tiny demo tokenizer (made by make_tiny_pangu_tokenizer.py), read in place.
     tiny = os.path.join(ROOT, "Sources", "PanguTokenizer", "Resources", "tiny-pangu")
