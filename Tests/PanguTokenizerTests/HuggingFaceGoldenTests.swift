@@ -90,3 +90,18 @@ final class HuggingFaceGoldenTests: XCTestCase {
         XCTAssertLessThanOrEqual(tok.vocabularySize, 4000)
     }
 }
+
+/// The protocol façade forwards to the Hugging Face tokenizer.
+final class TokenizerProtocolTests: XCTestCase {
+    func testExistentialUse() throws {
+        let concrete = try HuggingFaceGoldenTests.load("pangu-like")
+        let tok: any Tokenizer = concrete
+        let g = try Fixtures.json("hf/pangu-like.json")
+        let row = (g["encode"] as! [[String: Any]]).last!
+        XCTAssertEqual(tok.encode(row["text"] as! String), ints(row["ids"]))
+        XCTAssertTrue(sameBytes(tok.decode(ints(row["ids"])), row["decode"] as! String))
+        XCTAssertTrue(tok.isEndOfSequence(tok.eosTokenIds[0]))
+        XCTAssertEqual(tok.vocabularySize, concrete.sentencePiece.vocabularySize)
+        XCTAssertEqual(tok.pieceToId(tok.idToPiece(5)!), 5)
+    }
+}
