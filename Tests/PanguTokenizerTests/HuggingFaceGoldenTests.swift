@@ -103,5 +103,8 @@ final class TokenizerProtocolTests: XCTestCase {
         XCTAssertTrue(tok.isEndOfSequence(tok.eosTokenIds[0]))
         XCTAssertEqual(tok.vocabularySize, concrete.sentencePiece.vocabularySize)
         XCTAssertEqual(tok.pieceToId(tok.idToPiece(5)!), 5)
+        // The defaulted forms resolve on the concrete type too.
+        XCTAssertEqual(concrete.encode(row["text"] as! String), ints(row["ids"]))
+        XCTAssertTrue(sameBytes(concrete.decode(ints(row["ids"])), row["decode"] as! String))
     }
 }
