@@ -22,7 +22,7 @@ import pangu_like  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIX = os.path.join(ROOT, "Tests", "PanguTokenizerTests", "Fixtures")
-N_TEST = int(os.environ.get("N_TEST", "1000"))
+N_TEST = int(os.environ.get("N_TEST", "900"))
 N_RANDOM = int(os.environ.get("N_RANDOM", "300"))
 USER = ["[unused9]", "[unused10]", "[unused16]", "[unused17]"]
 
