@@ -39,7 +39,15 @@ struct PrecompiledCharsMap: Sendable {
     /// Longest rule matching a prefix of `buf[from..<end]`: returns (matched length, replacement range) or nil.
     /// Like SentencePiece, only the first 32 matches along the path are considered.
     func longestMatch(_ buf: UnsafeBufferPointer<UInt8>, from: Int, end: Int) -> (length: Int, replacement: Range<Int>)? {
-        units.withUnsafeBufferPointer { u -> (Int, Range<Int>)? in
+        match(buf, from: from, end: end).match
+    }
+
+    /// Like `longestMatch`, and also tells whether the trie path was still alive at `end` (so more input could
+    /// yield a longer match).
+    func match(_ buf: UnsafeBufferPointer<UInt8>, from: Int, end: Int)
+        -> (match: (length: Int, replacement: Range<Int>)?, reachedEnd: Bool) {
+        var reached = false
+        let m = units.withUnsafeBufferPointer { u -> (Int, Range<Int>)? in
             var nodePos = 0
             var bestLen = 0
             var bestValue = -1
@@ -63,11 +71,13 @@ struct PrecompiledCharsMap: Sendable {
                 }
                 i += 1
             }
+            reached = i == end
             guard bestLen > 0, bestValue >= 0, bestValue < normalized.count else { return nil }
             var e = bestValue
             while e < normalized.count && normalized[e] != 0 { e += 1 }
             return (bestLen, bestValue..<e)
         }
+        return (m, reached)
     }
 
     /// Bytes of a replacement range returned by `longestMatch`.

@@ -3,7 +3,7 @@
 struct SentencePieceNormalizer: Sendable {
     let spec: SentencePieceModel.NormalizerSpec
     let treatWhitespaceAsSuffix: Bool
-    private let charsMap: PrecompiledCharsMap?
+    let charsMap: PrecompiledCharsMap?
     /// User-defined symbols, copied to the output verbatim (longest match first).
     private let userDefined: ByteTrie
     /// Bytes that start no charsmap rule and no user-defined symbol: they map to themselves (ASCII fast path).

@@ -44,6 +44,8 @@ MODELS = {
     "unigram-nfkc-nobf": dict(model_type="unigram", vocab_size=400, normalization_rule_name="nmt_nfkc"),
     "bpe-custom-rules": dict(model_type="bpe", vocab_size=900, normalization_rule_tsv="@CUSTOM_TSV@",
                              byte_fallback=True),
+    "bpe-denormalizer": dict(model_type="bpe", vocab_size=700, byte_fallback=True,
+                             normalization_rule_name="identity", denormalization_rule_tsv="@DENORM_TSV@"),
     "char-identity": dict(model_type="char", vocab_size=300, normalization_rule_name="identity"),
     "word-identity": dict(model_type="word", vocab_size=500, normalization_rule_name="identity"),
 }
@@ -55,6 +57,10 @@ CUSTOM_RULES = [("41", "61"), ("42", "62"), ("FB01", "66 69"), ("2460", "31"), (
                 ("61 62", "59"), ("3000", "20"), ("9", "20"), ("4E2D 6587", "4E2D 6587 20"), ("1F600", "3A 29")]
 
 
+# Decode-side rules (applied by the library's denormaliser after decoding).
+DENORM_RULES = [("61", "41"), ("74 68", "54 48"), ("4E2D", "4E2D 21"), ("2E", "2E 2E")]
+
+
 def train(lines, **kw):
     buf = io.BytesIO()
     if kw.get("normalization_rule_tsv") == "@CUSTOM_TSV@":
@@ -64,6 +70,12 @@ def train(lines, **kw):
             for src, dst in CUSTOM_RULES:
                 f.write(f"{src}\t{dst}\n")
         kw["normalization_rule_tsv"] = path
+    if kw.get("denormalization_rule_tsv") == "@DENORM_TSV@":
+        path = os.path.join(tempfile.gettempdir(), "pangu_denorm_rules.tsv")
+        with open(path, "w") as f:
+            for src, dst in DENORM_RULES:
+                f.write(f"{src}\t{dst}\n")
+        kw["denormalization_rule_tsv"] = path
     base = dict(character_coverage=0.9995, num_threads=2, minloglevel=2, max_sentence_length=20000,
                 hard_vocab_limit=False)
     base.update(kw)
