@@ -4,10 +4,17 @@
 struct ByteTrie: Sendable {
     /// Value stored at each node, -1 when the node is not the end of a key.
     private(set) var values: [Int32] = [-1]
-    private var keys: [UInt64]
-    private var children: [Int32]
+    /// One hash slot: edge key (0 = empty) and child node, kept together so a probe touches one cache line.
+    private struct Slot {
+        var key: UInt64
+        var child: Int32
+    }
+
+    private var slots: [Slot]
     private var mask: Int
     private var edgeCount = 0
+    /// Children of the root, indexed by byte (saves one hash probe per lookup).
+    private var rootChildren = [Int32](repeating: -1, count: 256)
     /// Bitmap of the first bytes of all keys: lets `longestMatch` reject most positions without hashing.
     private var firstBytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
@@ -17,8 +24,7 @@ struct ByteTrie: Sendable {
     init(capacity: Int = 64) {
         var size = 64
         while size < capacity * 2 { size <<= 1 }
-        keys = [UInt64](repeating: 0, count: size)
-        children = [Int32](repeating: -1, count: size)
+        slots = [Slot](repeating: Slot(key: 0, child: -1), count: size)
         mask = size - 1
     }
 
@@ -32,13 +38,14 @@ struct ByteTrie: Sendable {
 
     /// Child of `node` along `byte`, or -1.
     @inline(__always) func child(_ node: Int32, _ byte: UInt8) -> Int32 {
+        if node == Self.root { return rootChildren.withUnsafeBufferPointer { $0[Int(byte)] } }
         let k = Self.key(node, byte)
         var i = slot(k)
-        return keys.withUnsafeBufferPointer { kb in
+        return slots.withUnsafeBufferPointer { sb in
             while true {
-                let cur = kb[i]
-                if cur == k { return children[i] }
-                if cur == 0 { return -1 }
+                let cur = sb[i]
+                if cur.key == k { return cur.child }
+                if cur.key == 0 { return -1 }
                 i = (i + 1) & mask
             }
         }
@@ -48,21 +55,20 @@ struct ByteTrie: Sendable {
     @inline(__always) func value(_ node: Int32) -> Int32 { values[Int(node)] }
 
     private mutating func grow() {
-        let oldKeys = keys, oldChildren = children
-        let size = keys.count * 2
-        keys = [UInt64](repeating: 0, count: size)
-        children = [Int32](repeating: -1, count: size)
+        let old = slots
+        let size = slots.count * 2
+        slots = [Slot](repeating: Slot(key: 0, child: -1), count: size)
         mask = size - 1
-        for (i, k) in oldKeys.enumerated() where k != 0 {
-            var j = slot(k)
-            while keys[j] != 0 { j = (j + 1) & mask }
-            keys[j] = k
-            children[j] = oldChildren[i]
+        for s in old where s.key != 0 {
+            var j = slot(s.key)
+            while slots[j].key != 0 { j = (j + 1) & mask }
+            slots[j] = s
         }
     }
 
-    /// Inserts `bytes` with `value`; an existing value is kept unless `overwrite`.
-    mutating func insert<C: Collection>(_ bytes: C, value: Int32, overwrite: Bool = false) where C.Element == UInt8 {
+    /// Inserts `bytes` with `value`; an existing value is kept unless `overwrite`. Returns the previous value (-1 if none).
+    @discardableResult
+    mutating func insert<C: Collection>(_ bytes: C, value: Int32, overwrite: Bool = false) -> Int32 where C.Element == UInt8 {
         if let f = bytes.first {
             let bit = UInt64(1) << UInt64(f & 63)
             switch f >> 6 {
@@ -76,18 +82,20 @@ struct ByteTrie: Sendable {
         for b in bytes {
             let next = child(node, b)
             if next >= 0 { node = next; continue }
-            if (edgeCount + 1) * 2 > keys.count { grow() }
+            if (edgeCount + 1) * 2 > slots.count { grow() }
             let k = Self.key(node, b)
             var i = slot(k)
-            while keys[i] != 0 { i = (i + 1) & mask }
-            keys[i] = k
+            while slots[i].key != 0 { i = (i + 1) & mask }
             let newNode = Int32(values.count)
-            children[i] = newNode
+            slots[i] = Slot(key: k, child: newNode)
+            if node == Self.root { rootChildren[Int(b)] = newNode }
             values.append(-1)
             edgeCount += 1
             node = newNode
         }
-        if overwrite || values[Int(node)] < 0 { values[Int(node)] = value }
+        let previous = values[Int(node)]
+        if overwrite || previous < 0 { values[Int(node)] = value }
+        return previous
     }
 
     /// Node reached by walking `bytes` from `start`, or -1.

@@ -27,16 +27,34 @@ extension HuggingFaceTokenizer {
     struct DecodeState: Sendable {
         let tokenizer: HuggingFaceTokenizer
         let skipSpecialTokens: Bool
+        /// The current `sp.decode` run (runs are separated by verbatim special tokens).
         var run: SentencePieceDecoder
+        /// The model's denormaliser, applied to each run like `sp.decode` does.
+        var denormalizer: DenormalizerStream?
+        private var scratch: [UInt8] = []
 
         init(_ tokenizer: HuggingFaceTokenizer, skipSpecialTokens: Bool) {
             self.tokenizer = tokenizer
             self.skipSpecialTokens = skipSpecialTokens
             run = SentencePieceDecoder(tokenizer.sentencePiece)
+            denormalizer = tokenizer.sentencePiece.denormalizer.map(DenormalizerStream.init)
+        }
+
+        /// Runs `body` on the run decoder, routing its output through the denormaliser when there is one.
+        private mutating func withRun(into out: inout [UInt8], endOfRun: Bool = false,
+                                      _ body: (inout SentencePieceDecoder, inout [UInt8]) -> Void) {
+            guard denormalizer != nil else {
+                body(&run, &out)
+                return
+            }
+            scratch.removeAll(keepingCapacity: true)
+            body(&run, &scratch)
+            denormalizer!.feed(scratch, into: &out)
+            if endOfRun { denormalizer!.flush(into: &out) }
         }
 
         private mutating func verbatim(_ content: String, into out: inout [UInt8]) {
-            run.finish(into: &out)
+            withRun(into: &out, endOfRun: true) { r, o in r.finish(into: &o) }
             out.append(contentsOf: content.utf8)
             run = SentencePieceDecoder(tokenizer.sentencePiece)
         }
@@ -49,9 +67,10 @@ extension HuggingFaceTokenizer {
                 if tok.specialStrings.contains(added.content) {
                     verbatim(added.content, into: &out)
                 } else if let pid = tok.sentencePiece.lookup(Array(added.content.utf8)) {
-                    run.feed(pid, into: &out)
+                    withRun(into: &out) { r, o in r.feed(pid, into: &o) }
                 } else {
-                    run.feedLiteral(Array(added.content.utf8), into: &out)
+                    let literal = Array(added.content.utf8)
+                    withRun(into: &out) { r, o in r.feedLiteral(literal, into: &o) }
                 }
                 return
             }
@@ -59,11 +78,13 @@ extension HuggingFaceTokenizer {
             if tok.specialPieceIds.contains(id) {
                 verbatim(tok.sentencePiece.model.pieces[id].piece, into: &out)
             } else {
-                run.feed(id, into: &out)
+                withRun(into: &out) { r, o in r.feed(id, into: &o) }
             }
         }
 
-        /// Flushes buffered byte pieces.
-        mutating func finish(into out: inout [UInt8]) { run.finish(into: &out) }
+        /// Flushes buffered byte pieces (and the denormaliser).
+        mutating func finish(into out: inout [UInt8]) {
+            withRun(into: &out, endOfRun: true) { r, o in r.finish(into: &o) }
+        }
     }
 }

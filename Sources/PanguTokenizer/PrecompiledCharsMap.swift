@@ -6,7 +6,8 @@
 struct PrecompiledCharsMap: Sendable {
     private let units: [UInt32]
     private let normalized: [UInt8]
-    /// Replacement string (byte range in `normalized`) for each distinct value offset, resolved lazily at lookup.
+    /// Whether any rule starts with a given byte (lets the normaliser skip the trie for most ASCII).
+    let firstByteHasRule: [Bool]
 
     init(_ blob: [UInt8]) throws {
         guard blob.count > 4 else { throw TokenizerError.invalidModel("precompiled_charsmap is too short (\(blob.count) bytes)") }
@@ -21,6 +22,11 @@ struct PrecompiledCharsMap: Sendable {
         }
         units = u
         normalized = Array(blob[(4 + trieSize)...])
+        let rootBase = Self.offset(u[0])
+        firstByteHasRule = (0..<256).map { c in
+            let pos = rootBase ^ c
+            return pos < u.count && Self.label(u[pos]) == UInt32(c)
+        }
     }
 
     @inline(__always) private static func offset(_ unit: UInt32) -> Int {
@@ -33,7 +39,15 @@ struct PrecompiledCharsMap: Sendable {
     /// Longest rule matching a prefix of `buf[from..<end]`: returns (matched length, replacement range) or nil.
     /// Like SentencePiece, only the first 32 matches along the path are considered.
     func longestMatch(_ buf: UnsafeBufferPointer<UInt8>, from: Int, end: Int) -> (length: Int, replacement: Range<Int>)? {
-        units.withUnsafeBufferPointer { u -> (Int, Range<Int>)? in
+        match(buf, from: from, end: end).match
+    }
+
+    /// Like `longestMatch`, and also tells whether the trie path was still alive at `end` (so more input could
+    /// yield a longer match).
+    func match(_ buf: UnsafeBufferPointer<UInt8>, from: Int, end: Int)
+        -> (match: (length: Int, replacement: Range<Int>)?, reachedEnd: Bool) {
+        var reached = false
+        let m = units.withUnsafeBufferPointer { u -> (Int, Range<Int>)? in
             var nodePos = 0
             var bestLen = 0
             var bestValue = -1
@@ -57,11 +71,13 @@ struct PrecompiledCharsMap: Sendable {
                 }
                 i += 1
             }
+            reached = i == end
             guard bestLen > 0, bestValue >= 0, bestValue < normalized.count else { return nil }
             var e = bestValue
             while e < normalized.count && normalized[e] != 0 { e += 1 }
             return (bestLen, bestValue..<e)
         }
+        return (m, reached)
     }
 
     /// Bytes of a replacement range returned by `longestMatch`.

@@ -24,6 +24,7 @@ struct SentencePieceDecoder {
 
     /// Decodes `pending` into `out`; when `final` is false, keeps an incomplete trailing character buffered.
     private mutating func drain(final: Bool, into out: inout [UInt8]) {
+        if pending.isEmpty { return }
         var i = 0
         let c = pending.count
         pending.withUnsafeBufferPointer { p in

@@ -3,9 +3,11 @@
 struct SentencePieceNormalizer: Sendable {
     let spec: SentencePieceModel.NormalizerSpec
     let treatWhitespaceAsSuffix: Bool
-    private let charsMap: PrecompiledCharsMap?
+    let charsMap: PrecompiledCharsMap?
     /// User-defined symbols, copied to the output verbatim (longest match first).
     private let userDefined: ByteTrie
+    /// Bytes that start no charsmap rule and no user-defined symbol: they map to themselves (ASCII fast path).
+    private let plainBytes: [Bool]
 
     static let space: [UInt8] = [0xE2, 0x96, 0x81]
 
@@ -13,7 +15,11 @@ struct SentencePieceNormalizer: Sendable {
         self.spec = spec
         self.treatWhitespaceAsSuffix = treatWhitespaceAsSuffix
         self.userDefined = userDefined
-        charsMap = spec.precompiledCharsmap.isEmpty ? nil : try PrecompiledCharsMap(spec.precompiledCharsmap)
+        let map = spec.precompiledCharsmap.isEmpty ? nil : try PrecompiledCharsMap(spec.precompiledCharsmap)
+        charsMap = map
+        plainBytes = (0..<256).map { b in
+            b < 0x80 && !(map?.firstByteHasRule[b] ?? false) && !userDefined.mayStart(with: UInt8(b))
+        }
     }
 
     /// One normalisation step at `pos`: calls `emit` with the normalised bytes and returns the input bytes consumed.
@@ -57,6 +63,20 @@ struct SentencePieceNormalizer: Sendable {
         if !treatWhitespaceAsSuffix && spec.addDummyPrefix { addWS(&out) }
         var isPrevSpace = removeExtra
         while pos < input.count {
+            let c = input[pos]
+            if plainBytes[Int(c)] {
+                if c == 0x20 {
+                    if !isPrevSpace {
+                        if escape { out.append(contentsOf: Self.space) } else { out.append(0x20) }
+                        isPrevSpace = removeExtra
+                    }
+                } else {
+                    out.append(c)
+                    isPrevSpace = false
+                }
+                pos += 1
+                continue
+            }
             let (n, _) = prefix(input, pos) { sp -> Void in
                 var s = 0
                 if isPrevSpace { while s < sp.count && sp[s] == 0x20 { s += 1 } }

@@ -3,9 +3,24 @@
 extension SentencePieceProcessor {
     func segmentUnigram(_ s: UnsafeBufferPointer<UInt8>) -> [Segment] {
         let n = s.count
-        var bestScore = [Float](repeating: 0, count: n + 1)
-        var startsAt = [Int32](repeating: -1, count: n + 1)
-        var bestId = [Int32](repeating: -1, count: n + 1)
+        let bestScore = UnsafeMutablePointer<Float>.allocate(capacity: n + 1)
+        bestScore.initialize(repeating: 0, count: n + 1)
+        let startsAt = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
+        startsAt.initialize(repeating: -1, count: n + 1)
+        let bestId = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
+        bestId.initialize(repeating: -1, count: n + 1)
+        defer { bestScore.deallocate(); startsAt.deallocate(); bestId.deallocate() }
+        return types.withUnsafeBufferPointer { types in
+            scores.withUnsafeBufferPointer { scores in
+                viterbi(s, bestScore, startsAt, bestId, types, scores)
+            }
+        }
+    }
+
+    private func viterbi(_ s: UnsafeBufferPointer<UInt8>, _ bestScore: UnsafeMutablePointer<Float>,
+                         _ startsAt: UnsafeMutablePointer<Int32>, _ bestId: UnsafeMutablePointer<Int32>,
+                         _ types: UnsafeBufferPointer<UInt8>, _ scores: UnsafeBufferPointer<Float>) -> [Segment] {
+        let n = s.count
         let unkScore = minScore - 10
         let unused = UInt8(SentencePieceModel.PieceType.unused.rawValue)
         let user = UInt8(SentencePieceModel.PieceType.userDefined.rawValue)

@@ -56,7 +56,6 @@ public struct SentencePieceProcessor: Sendable {
         var trie = ByteTrie(capacity: n * 6)
         var user = ByteTrie()
         var reserved: [[UInt8]: Int32] = [:]
-        var seen = Set<[UInt8]>()
         var unk = -1
         var byteIds = [Int32](repeating: -1, count: 256)
         var byteValues = [Int16](repeating: -1, count: n)
@@ -64,15 +63,18 @@ public struct SentencePieceProcessor: Sendable {
         for (i, p) in model.pieces.enumerated() {
             let b = Array(p.piece.utf8)
             guard !b.isEmpty else { throw TokenizerError.invalidModel("piece \(i) is empty") }
-            guard seen.insert(b).inserted else { throw TokenizerError.invalidModel("piece \(i) \"\(p.piece)\" is already defined") }
             bytes.append(b); types.append(UInt8(p.type.rawValue)); scores.append(p.score)
+            let duplicate = { TokenizerError.invalidModel("piece \(i) \"\(p.piece)\" is already defined") }
             switch p.type {
             case .normal, .userDefined, .unused:
-                trie.insert(b, value: Int32(i))
+                guard reserved[b] == nil, trie.insert(b, value: Int32(i)) < 0 else { throw duplicate() }
                 if p.type == .userDefined { user.insert(b, value: Int32(i)) }
                 if p.type == .normal { minS = min(minS, p.score); maxS = max(maxS, p.score) }
             case .unknown, .control, .byte:
-                reserved[b] = Int32(i)
+                let node = trie.walk(b)
+                guard node < 0 || trie.value(node) < 0, reserved.updateValue(Int32(i), forKey: b) == nil else {
+                    throw duplicate()
+                }
                 if p.type == .unknown {
                     guard unk < 0 else { throw TokenizerError.invalidModel("unk is already defined (ids \(unk) and \(i))") }
                     unk = i

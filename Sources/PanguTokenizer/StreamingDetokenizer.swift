@@ -4,6 +4,7 @@
 /// `decode(allIds, skipSpecialTokens:)`. Byte-fallback pieces that split a character across tokens are held back
 /// until the character is complete (or provably invalid, then U+FFFD like the library), and the
 /// leading-space rule of the first piece is applied once, as in a full decode.
+/// A model denormaliser is applied incrementally (text is held while a longer rule could still match).
 /// (The optional `clean_up_tokenization_spaces` post-pass is not applied to deltas.)
 public struct StreamingDetokenizer: Sendable {
     private var state: HuggingFaceTokenizer.DecodeState

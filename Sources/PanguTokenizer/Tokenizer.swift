@@ -17,3 +17,14 @@ public protocol Tokenizer: Sendable {
     /// Ids of all special tokens (skipped by `decode(_:skipSpecialTokens: true)`).
     var specialTokenIds: Set<Int> { get }
 }
+
+extension Tokenizer {
+    /// Encodes `text` with the model's BOS/EOS conventions applied.
+    public func encode(_ text: String) -> [Int] { encode(text, addSpecialTokens: true) }
+
+    /// Decodes `ids`, writing special tokens verbatim.
+    public func decode(_ ids: [Int]) -> String { decode(ids, skipSpecialTokens: false) }
+
+    /// Whether `id` ends generation.
+    public func isEndOfSequence(_ id: Int) -> Bool { eosTokenIds.contains(id) }
+}

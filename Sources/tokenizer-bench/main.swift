@@ -18,7 +18,10 @@ guard args.count >= 3 else {
     exit(2)
 }
 do {
+    let loadStart = DispatchTime.now().uptimeNanoseconds
     let sp = try SentencePieceProcessor(contentsOf: URL(fileURLWithPath: args[1]))
+    let loadMs = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e6
+    print(String(format: "load: %.1f ms for %d pieces", loadMs, sp.vocabularySize))
     let text = try String(contentsOfFile: args[2], encoding: .utf8)
     // Split on the byte 0x0A (a Character split would keep "\r\n" together).
     let lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }

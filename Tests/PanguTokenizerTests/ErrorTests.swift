@@ -38,12 +38,26 @@ final class ErrorTests: XCTestCase {
         XCTAssertGreaterThan(thrown, 0)
     }
 
+    /// Deterministic generator so that a failure can be replayed.
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
     func testRandomCorruptionNeverCrashes() throws {
-        var rng = SystemRandomNumberGenerator()
-        for name in ["bpe-identity-nodummy", "unigram-bytefallback-nfkc"] {
+        var rng = SplitMix64(state: 2024)
+        // TOKENIZER_FUZZ_ITERATIONS raises the number of corrupted copies per model (default 150).
+        let iterations = ProcessInfo.processInfo.environment["TOKENIZER_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 150
+        for name in ["bpe-identity-nodummy", "unigram-bytefallback-nfkc", "bpe-custom-rules"] {
             let bytes = try modelBytes(name)
             var thrown = 0
-            for _ in 0..<150 {
+            for _ in 0..<iterations {
                 var b = bytes
                 for _ in 0..<Int.random(in: 1...8, using: &rng) {
                     b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
@@ -53,7 +67,7 @@ final class ErrorTests: XCTestCase {
                     _ = sp.decode(sp.encode("Hello  world\t中文 ①ｶﾞ 😀 [unused10] 12345"))
                 } catch is TokenizerError { thrown += 1 }
             }
-            print("\(name): \(thrown)/150 corrupted copies rejected, the rest loaded and ran")
+            print("\(name): \(thrown)/\(iterations) corrupted copies rejected, the rest loaded and ran")
         }
     }
 

@@ -20,7 +20,7 @@ enum Fixtures {
     /// Names of the SentencePiece golden models (`sp/<name>.model` + `sp/<name>.json`).
     static let spModels = ["bpe-bytefallback-nfkc", "bpe-identity-nodummy", "bpe-suffix-nfkc", "bpe-nfkc-cf-nows",
                            "unigram-bytefallback-nfkc", "unigram-identity-nodummy", "unigram-nfkc-nobf",
-                           "char-identity", "word-identity"]
+                           "bpe-custom-rules", "bpe-denormalizer", "char-identity", "word-identity"]
 }
 
 /// Byte-exact string comparison (Swift `==` uses canonical equivalence, which would hide NFC/NFD differences).

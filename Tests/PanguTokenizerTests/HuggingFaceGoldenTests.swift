@@ -4,16 +4,24 @@ import XCTest
 
 /// Parity with transformers' slow tokenizer (a `PreTrainedTokenizer` wrapping sentencepiece like openPangu's).
 final class HuggingFaceGoldenTests: XCTestCase {
-    static let variants = ["pangu-like", "pangu-like-extra-special", "tiny-pangu"]
+    static let variants = ["pangu-like", "pangu-like-extra-special", "dummy-prefix", "tiny-pangu"]
 
-    /// Checkpoint directory of a golden variant; `tiny-pangu` is the built-in resource itself.
-    static func directory(_ variant: String) -> URL {
-        variant == "tiny-pangu" ? BuiltinTokenizer.tinyPanguDirectory : Fixtures.url("hf/\(variant)")
+    /// Loads a golden variant: `tiny-pangu` is the built-in resource itself; `dummy-prefix` pairs its config with
+    /// `sp/bpe-bytefallback-nfkc.model`.
+    static func load(_ variant: String) throws -> HuggingFaceTokenizer {
+        switch variant {
+        case "tiny-pangu": return try BuiltinTokenizer.tinyPangu()
+        case "dummy-prefix":
+            let sp = try SentencePieceProcessor(contentsOf: Fixtures.url("sp/bpe-bytefallback-nfkc.model"))
+            let config = try TokenizerConfig(configJSON: Data(contentsOf: Fixtures.url("hf/dummy-prefix/tokenizer_config.json")))
+            return try HuggingFaceTokenizer(sentencePiece: sp, config: config)
+        default: return try HuggingFaceTokenizer(directory: Fixtures.url("hf/\(variant)"))
+        }
     }
 
     func testEncodeDecodeParityWithTransformers() throws {
         for variant in Self.variants {
-            let tok = try HuggingFaceTokenizer(directory: Self.directory(variant))
+            let tok = try Self.load(variant)
             let g = try Fixtures.json("hf/\(variant).json")
             let info = g["info"] as! [String: Any]
             XCTAssertEqual(tok.sentencePiece.vocabularySize, (info["vocab_size"] as! NSNumber).intValue)
@@ -80,5 +88,23 @@ final class HuggingFaceGoldenTests: XCTestCase {
         XCTAssertEqual(tok.bosTokenId, tok.pieceToId("<s>"))
         XCTAssertGreaterThanOrEqual(tok.vocabularySize, 1000)
         XCTAssertLessThanOrEqual(tok.vocabularySize, 4000)
+    }
+}
+
+/// The protocol façade forwards to the Hugging Face tokenizer.
+final class TokenizerProtocolTests: XCTestCase {
+    func testExistentialUse() throws {
+        let concrete = try HuggingFaceGoldenTests.load("pangu-like")
+        let tok: any Tokenizer = concrete
+        let g = try Fixtures.json("hf/pangu-like.json")
+        let row = (g["encode"] as! [[String: Any]]).last!
+        XCTAssertEqual(tok.encode(row["text"] as! String), ints(row["ids"]))
+        XCTAssertTrue(sameBytes(tok.decode(ints(row["ids"])), row["decode"] as! String))
+        XCTAssertTrue(tok.isEndOfSequence(tok.eosTokenIds[0]))
+        XCTAssertEqual(tok.vocabularySize, concrete.sentencePiece.vocabularySize)
+        XCTAssertEqual(tok.pieceToId(tok.idToPiece(5)!), 5)
+        // The defaulted forms resolve on the concrete type too.
+        XCTAssertEqual(concrete.encode(row["text"] as! String), ints(row["ids"]))
+        XCTAssertTrue(sameBytes(concrete.decode(ints(row["ids"])), row["decode"] as! String))
     }
 }

@@ -36,7 +36,7 @@ final class StreamingDetokenizerTests: XCTestCase {
 
     func testStreamingMatchesTransformersGoldens() throws {
         for variant in HuggingFaceGoldenTests.variants {
-            let tok = try HuggingFaceTokenizer(directory: HuggingFaceGoldenTests.directory(variant))
+            let tok = try HuggingFaceGoldenTests.load(variant)
             let g = try Fixtures.json("hf/\(variant).json")
             var ok = 0, total = 0
             let rows = (g["encode"] as! [[String: Any]]) + (g["decode"] as! [[String: Any]])

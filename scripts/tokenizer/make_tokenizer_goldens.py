@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import sys
+import tempfile
 import zlib
 
 import sentencepiece as spm
@@ -21,7 +22,7 @@ import pangu_like  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIX = os.path.join(ROOT, "Tests", "PanguTokenizerTests", "Fixtures")
-N_TEST = int(os.environ.get("N_TEST", "1000"))
+N_TEST = int(os.environ.get("N_TEST", "900"))
 N_RANDOM = int(os.environ.get("N_RANDOM", "300"))
 USER = ["[unused9]", "[unused10]", "[unused16]", "[unused17]"]
 
@@ -41,13 +42,40 @@ MODELS = {
                                      add_dummy_prefix=False, remove_extra_whitespaces=False,
                                      user_defined_symbols=USER),
     "unigram-nfkc-nobf": dict(model_type="unigram", vocab_size=400, normalization_rule_name="nmt_nfkc"),
+    "bpe-custom-rules": dict(model_type="bpe", vocab_size=900, normalization_rule_tsv="@CUSTOM_TSV@",
+                             byte_fallback=True),
+    "bpe-denormalizer": dict(model_type="bpe", vocab_size=700, byte_fallback=True,
+                             normalization_rule_name="identity", denormalization_rule_tsv="@DENORM_TSV@"),
     "char-identity": dict(model_type="char", vocab_size=300, normalization_rule_name="identity"),
     "word-identity": dict(model_type="word", vocab_size=500, normalization_rule_name="identity"),
 }
 
 
+# Custom normalisation rules (source code points TAB target code points, hex): single and multi-character
+# sources, longest match wins, deletion-free.
+CUSTOM_RULES = [("41", "61"), ("42", "62"), ("FB01", "66 69"), ("2460", "31"), ("61 62 63", "58"),
+                ("61 62", "59"), ("3000", "20"), ("9", "20"), ("4E2D 6587", "4E2D 6587 20"), ("1F600", "3A 29")]
+
+
+# Decode-side rules (applied by the library's denormaliser after decoding).
+DENORM_RULES = [("61", "41"), ("74 68", "54 48"), ("4E2D", "4E2D 21"), ("2E", "2E 2E")]
+
+
 def train(lines, **kw):
     buf = io.BytesIO()
+    if kw.get("normalization_rule_tsv") == "@CUSTOM_TSV@":
+        # A fixed path: the trainer records it in the model, which must stay byte-identical between runs.
+        path = os.path.join(tempfile.gettempdir(), "pangu_custom_rules.tsv")
+        with open(path, "w") as f:
+            for src, dst in CUSTOM_RULES:
+                f.write(f"{src}\t{dst}\n")
+        kw["normalization_rule_tsv"] = path
+    if kw.get("denormalization_rule_tsv") == "@DENORM_TSV@":
+        path = os.path.join(tempfile.gettempdir(), "pangu_denorm_rules.tsv")
+        with open(path, "w") as f:
+            for src, dst in DENORM_RULES:
+                f.write(f"{src}\t{dst}\n")
+        kw["denormalization_rule_tsv"] = path
     base = dict(character_coverage=0.9995, num_threads=2, minloglevel=2, max_sentence_length=20000,
                 hard_vocab_limit=False)
     base.update(kw)
@@ -144,9 +172,22 @@ def main():
             f.write(blob)
         sp = spm.SentencePieceProcessor(model_file=os.path.join(d, "tokenizer.model"))
         pangu_like.write_config(d, sp, extra)
-        g = hf_goldens(d, random.Random(99))
+        g = hf_goldens(d, random.Random(99), n_test=N_TEST if extra is None else 400, n_random=N_RANDOM if extra is None else 150)
         dump(g, os.path.join(hf_root, variant + ".json"))
         print(f"{variant}: {g['info']}, {len(g['encode'])} encode, {len(g['decode'])} decode")
+
+    # A model WITH add_dummy_prefix and nmt_nfkc behind the same HF wrapper: each text segment between added
+    # tokens is encoded separately, so each one gets its own dummy prefix.
+    # Only its tokenizer_config.json is kept: the tests pair it with sp/bpe-bytefallback-nfkc.model.
+    d = os.path.join(hf_root, "dummy-prefix")
+    os.makedirs(d)
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(os.path.join(sp_dir, "bpe-bytefallback-nfkc.model"), os.path.join(tmp, "tokenizer.model"))
+        pangu_like.write_config(tmp, spm.SentencePieceProcessor(model_file=os.path.join(tmp, "tokenizer.model")))
+        shutil.copy(os.path.join(tmp, "tokenizer_config.json"), d)
+        g = hf_goldens(tmp, random.Random(5), n_test=300, n_random=100)
+    dump(g, os.path.join(hf_root, "dummy-prefix.json"))
+    print(f"dummy-prefix: {g['info']}, {len(g['encode'])} encode, {len(g['decode'])} decode")
 
     # Goldens for the built-in tiny demo tokenizer (made by make_tiny_pangu_tokenizer.py), read in place.
     tiny = os.path.join(ROOT, "Sources", "PanguTokenizer", "Resources", "tiny-pangu")
