@@ -25,8 +25,13 @@ public enum GGUFTokenizer {
         }
         var pieces: [SentencePieceModel.Piece] = []
         var added: [String: Any] = [:]
+        let unknownId = source["tokenizer.ggml.unknown_token_id"]?.intValue ?? 0
+        // llama.cpp's converter marks every special added token CONTROL, <unk> included; SentencePiece needs one
+        // UNKNOWN piece, so the declared unknown id keeps that type.
+        let hasUnknown = types.contains(SentencePieceModel.PieceType.unknown.rawValue)
         for (i, text) in tokens.enumerated() {
-            let type = SentencePieceModel.PieceType(rawValue: types[i]) ?? .normal
+            var type = SentencePieceModel.PieceType(rawValue: types[i]) ?? .normal
+            if !hasUnknown && i == unknownId { type = .unknown }
             pieces.append(.init(piece: text, score: scores[i], type: type))
             if type == .control || type == .userDefined || type == .unknown {
                 added[String(i)] = ["content": text, "special": type != .userDefined]

@@ -134,7 +134,8 @@ public enum Quantizer {
         for t in tokenizer.config.addedTokens {
             while tokens.count <= t.id { tokens.append("[PAD\(tokens.count)]"); scores.append(-1000); types.append(5) }
             tokens[t.id] = t.content
-            types[t.id] = t.special ? 3 : 4
+            // Keep the unknown piece's type: SentencePiece needs exactly one.
+            if types[t.id] != Int32(SentencePieceModel.PieceType.unknown.rawValue) { types[t.id] = t.special ? 3 : 4 }
         }
         while tokens.count < vocabularySize { tokens.append("[PAD\(tokens.count)]"); scores.append(-1000); types.append(5) }
         let vocab = PanguGGUFVocabulary(

@@ -13,7 +13,11 @@ public enum Kernels {
     /// integer dot products on quantised activations (`QuantKernels`).
     public static func matmul(_ x: UnsafePointer<Float>, tokens: Int, _ w: WeightMatrix, bias: WeightVector? = nil,
                               into y: UnsafeMutablePointer<Float>, pool: ThreadPool = .shared) {
-        FloatMatMul.run(x, tokens: tokens, w, into: y, pool: pool)
+        if w.dtype.isQuantized {
+            QuantMatMul.run(x, tokens: tokens, w, into: y, pool: pool)
+        } else {
+            FloatMatMul.run(x, tokens: tokens, w, into: y, pool: pool)
+        }
         if let bias {
             let n = w.rows
             for t in 0..<tokens {
