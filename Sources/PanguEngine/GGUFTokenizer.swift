@@ -30,11 +30,15 @@ public enum GGUFTokenizer {
         // UNKNOWN piece, so the declared unknown id keeps that type.
         let hasUnknown = types.contains(SentencePieceModel.PieceType.unknown.rawValue)
         for (i, text) in tokens.enumerated() {
-            var type = SentencePieceModel.PieceType(rawValue: types[i]) ?? .normal
+            let stored = SentencePieceModel.PieceType(rawValue: types[i]) ?? .normal
+            var type = stored
             if !hasUnknown && i == unknownId { type = .unknown }
+            // llama.cpp stores every special added token as CONTROL, which SentencePiece would decode to nothing;
+            // Hugging Face decodes added tokens verbatim, so they become user-defined pieces here.
+            if type == .control { type = .userDefined }
             pieces.append(.init(piece: text, score: scores[i], type: type))
-            if type == .control || type == .userDefined || type == .unknown {
-                added[String(i)] = ["content": text, "special": type != .userDefined]
+            if type == .userDefined || type == .unknown {
+                added[String(i)] = ["content": text, "special": stored != .userDefined]
             }
         }
         var trainer = SentencePieceModel.TrainerSpec()
