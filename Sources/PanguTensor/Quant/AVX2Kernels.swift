@@ -212,12 +212,14 @@ enum AVX2Kernels {
                     step(a2, &c02, &c12, &m02, &m12)
                     step(a3, &c03, &c13, &m03, &m13)
                 }
-                let res0 = [hsum(c00) + m00, hsum(c01) + m01, hsum(c02) + m02, hsum(c03) + m03]
-                let res1 = [hsum(c10) + m10, hsum(c11) + m11, hsum(c12) + m12, hsum(c13) + m13]
-                for j in 0..<min(4, tokens - t0) {
-                    out[(t0 + j) * outStride + (r - lo)] = res0[j]
-                    if r + 1 < rows.upperBound { out[(t0 + j) * outStride + (r + 1 - lo)] = res1[j] }
+                let n = min(4, tokens - t0), second = r + 1 < rows.upperBound
+                @inline(__always) func put(_ j: Int, _ v0: Float, _ v1: Float) {
+                    guard j < n else { return }
+                    out[(t0 + j) * outStride + (r - lo)] = v0
+                    if second { out[(t0 + j) * outStride + (r + 1 - lo)] = v1 }
                 }
+                put(0, hsum(c00) + m00, hsum(c10) + m10); put(1, hsum(c01) + m01, hsum(c11) + m11)
+                put(2, hsum(c02) + m02, hsum(c12) + m12); put(3, hsum(c03) + m03, hsum(c13) + m13)
             }
         }
     }
