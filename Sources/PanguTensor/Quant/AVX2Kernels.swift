@@ -101,10 +101,10 @@ enum AVX2Kernels {
         let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)
         for b in 0..<(k / 32) {
             let xp = UnsafeRawPointer(x + 32 * b)
-            let v0 = unsafeBitCast(xp.loadUnaligned(as: SIMD8<Float>.self), to: __m256.self)
-            let v1 = unsafeBitCast(xp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), to: __m256.self)
-            let v2 = unsafeBitCast(xp.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), to: __m256.self)
-            let v3 = unsafeBitCast(xp.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), to: __m256.self)
+            let v0 = xp.loadUnaligned(as: SIMD8<Float>.self)
+            let v1 = xp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let v2 = xp.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+            let v3 = xp.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
             let m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absMask), _mm256_and_ps(v1, absMask)),
                                   _mm256_max_ps(_mm256_and_ps(v2, absMask), _mm256_and_ps(v3, absMask)))
             let amax = m.max()
