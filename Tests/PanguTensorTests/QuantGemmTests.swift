@@ -90,6 +90,7 @@ final class QuantGemmTests: XCTestCase {
             }
             check(t, k: t.blockSize == 256 ? 512 : 160, rows: 9, tokens: 3, sub: 2..<7, seed: UInt64(7 + i))
             check(t, k: 256, rows: 13, tokens: 9, sub: 1..<12, seed: UInt64(300 + i))   // several 4-token tiles + tail
+            if !t.isQuantized { check(t, k: 45, rows: 5, tokens: 6, sub: 0..<5, seed: UInt64(400 + i)) }   // k % 8 != 0
         }
     }
 

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import PanguWeights
 import PanguTensor
 
@@ -114,5 +115,34 @@ final class GGUFVersionTests: XCTestCase {
         let f = try GGUFFile(bytes: b)
         XCTAssertEqual(f.version, 2)
         XCTAssertEqual(try f.tensor("blk.0.attn_q.weight").dtype, .q8_0)
+    }
+}
+
+/// Byte-flip fuzzing of the header region: every mutation must either parse or throw a `GGUFError` — never trap.
+final class GGUFFuzzTests: XCTestCase {
+    func testHeaderByteFlipsNeverCrash() throws {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/python_written", withExtension: "gguf"))
+        for b in [try GGUFTestSupport.smallFile(), [UInt8](try Data(contentsOf: url))] { try fuzz(b) }
+    }
+
+    func fuzz(_ b: [UInt8]) throws {
+        let f = try GGUFFile(bytes: b)
+        var parsed = 0, rejected = 0
+        for i in 0..<f.dataOffset {
+            for v: UInt8 in [0x00, 0xFF, 0x80, 0x7F, b[i] &+ 1, b[i] ^ 0x40] where v != b[i] {
+                var c = b
+                c[i] = v
+                do {
+                    let g = try GGUFFile(bytes: c)
+                    // Whatever parsed must describe tensor data inside the file.
+                    for t in g.tensors { XCTAssertLessThanOrEqual(g.dataOffset + t.offset + t.byteCount, c.count) }
+                    parsed += 1
+                } catch is GGUFError {
+                    rejected += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(rejected, 100)
+        XCTAssertGreaterThan(parsed, 0)
     }
 }

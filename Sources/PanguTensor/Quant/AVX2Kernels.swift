@@ -101,10 +101,10 @@ enum AVX2Kernels {
         let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)
         for b in 0..<(k / 32) {
             let xp = UnsafeRawPointer(x + 32 * b)
-            let v0 = unsafeBitCast(xp.loadUnaligned(as: SIMD8<Float>.self), to: __m256.self)
-            let v1 = unsafeBitCast(xp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), to: __m256.self)
-            let v2 = unsafeBitCast(xp.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), to: __m256.self)
-            let v3 = unsafeBitCast(xp.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), to: __m256.self)
+            let v0 = xp.loadUnaligned(as: SIMD8<Float>.self)
+            let v1 = xp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let v2 = xp.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+            let v3 = xp.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
             let m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absMask), _mm256_and_ps(v1, absMask)),
                                   _mm256_max_ps(_mm256_and_ps(v2, absMask), _mm256_and_ps(v3, absMask)))
             let amax = m.max()
@@ -212,12 +212,14 @@ enum AVX2Kernels {
                     step(a2, &c02, &c12, &m02, &m12)
                     step(a3, &c03, &c13, &m03, &m13)
                 }
-                let res0 = [hsum(c00) + m00, hsum(c01) + m01, hsum(c02) + m02, hsum(c03) + m03]
-                let res1 = [hsum(c10) + m10, hsum(c11) + m11, hsum(c12) + m12, hsum(c13) + m13]
-                for j in 0..<min(4, tokens - t0) {
-                    out[(t0 + j) * outStride + (r - lo)] = res0[j]
-                    if r + 1 < rows.upperBound { out[(t0 + j) * outStride + (r + 1 - lo)] = res1[j] }
+                let n = min(4, tokens - t0), second = r + 1 < rows.upperBound
+                @inline(__always) func put(_ j: Int, _ v0: Float, _ v1: Float) {
+                    guard j < n else { return }
+                    out[(t0 + j) * outStride + (r - lo)] = v0
+                    if second { out[(t0 + j) * outStride + (r + 1 - lo)] = v1 }
                 }
+                put(0, hsum(c00) + m00, hsum(c10) + m10); put(1, hsum(c01) + m01, hsum(c11) + m11)
+                put(2, hsum(c02) + m02, hsum(c12) + m12); put(3, hsum(c03) + m03, hsum(c13) + m13)
             }
         }
     }

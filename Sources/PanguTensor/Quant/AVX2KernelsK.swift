@@ -17,8 +17,7 @@ extension AVX2Kernels {
             let xb = x + 256 * b, o = out + 292 * b
             var m = _mm256_setzero_ps()
             for i in stride(from: 0, to: 256, by: 8) {
-                m = _mm256_max_ps(m, _mm256_and_ps(unsafeBitCast(UnsafeRawPointer(xb + i).loadUnaligned(as: SIMD8<Float>.self),
-                                                                 to: __m256.self), absMask))
+                m = _mm256_max_ps(m, _mm256_and_ps(UnsafeRawPointer(xb + i).loadUnaligned(as: SIMD8<Float>.self), absMask))
             }
             let amax = m.max()
             var maxv: Float = 0
@@ -31,7 +30,7 @@ extension AVX2Kernels {
             for g in 0..<8 {
                 let p = UnsafeRawPointer(xb + 32 * g)
                 @inline(__always) func q(_ off: Int) -> __m256i {
-                    let v = unsafeBitCast(p.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self), to: __m256.self)
+                    let v: __m256 = p.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self)
                     return _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(sv, v)), hi127)
                 }
                 let q0 = q(0), q1 = q(32), q2 = q(64), q3 = q(96)

@@ -169,19 +169,18 @@ enum FloatKernels {
                     c03.addProduct(v0, a); c13.addProduct(v1, a)
                     i += 8
                 }
-                var res = [c00.sum(), c01.sum(), c02.sum(), c03.sum(), c10.sum(), c11.sum(), c12.sum(), c13.sum()]
-                while i < k {
-                    let u0 = load1(w0, dtype, i), u1 = load1(w1, dtype, i)
-                    for (j, a) in [a0, a1, a2, a3].enumerated() {
-                        let xv = a.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
-                        res[j] += u0 * xv; res[4 + j] += u1 * xv
+                let n = min(4, tokens - t0), second = r + 1 < rows.upperBound
+                @inline(__always) func put(_ j: Int, _ a: UnsafeRawPointer, _ s0: SIMD8<Float>, _ s1: SIMD8<Float>) {
+                    guard j < n else { return }
+                    var v0 = s0.sum(), v1 = s1.sum()
+                    for e in i..<k {   // tail of k not a multiple of 8
+                        let xv = a.loadUnaligned(fromByteOffset: 4 * e, as: Float.self)
+                        v0 += load1(w0, dtype, e) * xv; v1 += load1(w1, dtype, e) * xv
                     }
-                    i += 1
+                    out[(t0 + j) * outStride + (r - lo)] = v0
+                    if second { out[(t0 + j) * outStride + (r + 1 - lo)] = v1 }
                 }
-                for j in 0..<min(4, tokens - t0) {
-                    out[(t0 + j) * outStride + (r - lo)] = res[j]
-                    if r + 1 < rows.upperBound { out[(t0 + j) * outStride + (r + 1 - lo)] = res[4 + j] }
-                }
+                put(0, a0, c00, c10); put(1, a1, c01, c11); put(2, a2, c02, c12); put(3, a3, c03, c13)
             }
         }
     }
