@@ -47,12 +47,12 @@ final class QuantRoundTripTests: XCTestCase {
 
     func testHalfConversions() {
         for v: Float in [0, -0, 1, -2.5, 65504, 1e-8, 3.14159, -1e5] {
-            XCTAssertEqual(HalfConversion.f16ToF32(HalfConversion.f32ToF16(v)), Float(Float16(v)))
+            XCTAssertEqual(HalfConversion.f16ToFloat(HalfConversion.floatToF16(v)), Float(Float16(v)))
         }
-        XCTAssertEqual(HalfConversion.f32ToBF16(1.0), 0x3F80)
-        XCTAssertEqual(HalfConversion.f32ToBF16(Float(bitPattern: 0x3F80_8000)), 0x3F80)   // tie → even
-        XCTAssertEqual(HalfConversion.f32ToBF16(Float(bitPattern: 0x3F81_8000)), 0x3F82)   // tie → even (up)
-        XCTAssertTrue(HalfConversion.bf16ToF32(HalfConversion.f32ToBF16(.nan)).isNaN)
+        XCTAssertEqual(HalfConversion.floatToBF16(1.0), 0x3F80)
+        XCTAssertEqual(HalfConversion.floatToBF16(Float(bitPattern: 0x3F80_8000)), 0x3F80)   // tie → even
+        XCTAssertEqual(HalfConversion.floatToBF16(Float(bitPattern: 0x3F81_8000)), 0x3F82)   // tie → even (up)
+        XCTAssertTrue(HalfConversion.bf16ToFloat(HalfConversion.floatToBF16(.nan)).isNaN)
     }
 }
 

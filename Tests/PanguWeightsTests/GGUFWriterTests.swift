@@ -88,17 +88,5 @@ final class GGUFWriterTests: XCTestCase {
         XCTAssertEqual(tm["tokenizer.ggml.model"], .string("llama"))
         XCTAssertEqual(tm["tokenizer.ggml.eos_token_id"], .uint32(45892))
         XCTAssertEqual(tm["tokenizer.chat_template"], .string("{{x}}"))
-
-        XCTAssertEqual(PanguGGUF.ggufName(forHF: "model.embed_tokens.weight"), "token_embd.weight")
-        XCTAssertEqual(PanguGGUF.ggufName(forHF: "model.layers.33.self_attn.o_proj.bias"), "blk.33.attn_output.bias")
-        XCTAssertEqual(PanguGGUF.ggufName(forHF: "model.layers.0.post_attention_layernorm.weight"), "blk.0.ffn_norm.weight")
-        XCTAssertNil(PanguGGUF.ggufName(forHF: "model.layers.3.self_attn.rotary_emb.inv_freq"))
-        XCTAssertEqual(PanguGGUF.hfName(forGGUF: "blk.12.ffn_down.weight"), "model.layers.12.mlp.down_proj.weight")
-        XCTAssertEqual(PanguGGUF.hfName(forGGUF: "output.weight"), "lm_head.weight")
-        XCTAssertNil(PanguGGUF.hfName(forGGUF: "blk.x.ffn_down.weight"))
-        for (hf, _) in PanguGGUF.layerNames {
-            let full = "model.layers.5.\(hf)"
-            XCTAssertEqual(PanguGGUF.ggufName(forHF: full).flatMap(PanguGGUF.hfName(forGGUF:)), full)
-        }
     }
 }

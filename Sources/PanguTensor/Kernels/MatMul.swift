@@ -51,6 +51,19 @@ enum FloatMatMul {
     static let prefillTokenBlock = 64
     static let prefillKBlock = 256
 
+    /// Single-threaded product over a row range with `QuantKernels.gemm`'s output convention:
+    /// out[t * outStride + (r - rows.lowerBound)] = W[r]·x[t].
+    static func rowRange(_ w: WeightMatrix, x: UnsafePointer<Float>, tokens: Int, rows: Range<Int>,
+                         out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let y = out - rows.lowerBound  // so that y[t * outStride + r] is the caller's slot
+        switch w.dtype {
+        case .f32: prefillTile(F32Loader.self, x, w, rows, 0..<tokens, y, ldy: outStride)
+        case .bf16: prefillTile(BF16Loader.self, x, w, rows, 0..<tokens, y, ldy: outStride)
+        case .f16: prefillTile(F16Loader.self, x, w, rows, 0..<tokens, y, ldy: outStride)
+        default: preconditionFailure("FloatMatMul: \(w.dtype) is not a float type")
+        }
+    }
+
     static func run(_ x: UnsafePointer<Float>, tokens: Int, _ w: WeightMatrix, into y: UnsafeMutablePointer<Float>,
                     pool: ThreadPool) {
         switch w.dtype {
@@ -78,7 +91,7 @@ enum FloatMatMul {
             let rowBlocks = (n + prefillRowBlock - 1) / prefillRowBlock
             pool.parallelFor(chunks: rowBlocks) { rb in
                 let rows = (rb * prefillRowBlock)..<min(n, (rb + 1) * prefillRowBlock)
-                prefillTile(L.self, x, w, rows, 0..<tokens, y)
+                prefillTile(L.self, x, w, rows, 0..<tokens, y, ldy: n)
             }
             return
         }
@@ -133,8 +146,8 @@ enum FloatMatMul {
     /// y[t, r] = W[r]·x[t] for r in rows, t in toks; K is blocked so the W and x slices stay in L2.
     @inline(__always)
     static func prefillTile<L: RowLoader>(_: L.Type, _ x: UnsafePointer<Float>, _ w: WeightMatrix, _ rows: Range<Int>,
-                                          _ toks: Range<Int>, _ y: UnsafeMutablePointer<Float>) {
-        let k = w.cols, n = w.rows
+                                          _ toks: Range<Int>, _ y: UnsafeMutablePointer<Float>, ldy n: Int) {
+        let k = w.cols
         for t in toks { for r in rows { y[t * n + r] = 0 } }
         var kb = 0
         while kb < k {

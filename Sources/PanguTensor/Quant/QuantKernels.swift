@@ -42,8 +42,9 @@ public enum QuantKernels {
         if rows.isEmpty || tokens <= 0 { return }
         switch dtype {
         case .f32, .f16, .bf16:
-            FloatKernels.gemm(weights: weights, dtype: dtype, k: k, rows: rows, x: qx, tokens: tokens,
-                              out: out, outStride: outStride)
+            FloatMatMul.rowRange(WeightMatrix(rows: rows.upperBound, cols: k, dtype: dtype, data: weights),
+                                 x: qx.assumingMemoryBound(to: Float.self), tokens: tokens, rows: rows,
+                                 out: out, outStride: outStride)
         default:
             #if arch(x86_64)
             AVX2Kernels.gemm(weights: weights, dtype: dtype, k: k, rows: rows, qx: qx, tokens: tokens,
@@ -62,8 +63,9 @@ public enum QuantKernels {
                                     out: UnsafeMutablePointer<Float>, outStride: Int) {
         let wrb = dtype.rowBytes(k), arb = activationFormat(for: dtype).rowBytes(k)
         if !dtype.isQuantized {
-            FloatKernels.gemm(weights: weights, dtype: dtype, k: k, rows: rows, x: qx, tokens: tokens,
-                              out: out, outStride: outStride)
+            FloatMatMul.rowRange(WeightMatrix(rows: rows.upperBound, cols: k, dtype: dtype, data: weights),
+                                 x: qx.assumingMemoryBound(to: Float.self), tokens: tokens, rows: rows,
+                                 out: out, outStride: outStride)
             return
         }
         for r in rows {
@@ -90,97 +92,6 @@ public enum QuantKernels {
                 var s: Double = 0
                 for i in 0..<k { s += Double(wf[i]) * Double(af[i]) }
                 out[t * outStride + (r - rows.lowerBound)] = Float(s)
-            }
-        }
-    }
-}
-
-/// Float-weight (f32/f16/bf16) products against f32 activations; portable `SIMD8<Float>` code.
-enum FloatKernels {
-    @inline(__always)
-    static func load8(_ w: UnsafeRawPointer, _ dtype: DType, _ i: Int) -> SIMD8<Float> {
-        switch dtype {
-        case .f16: return SIMD8<Float>(w.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self))
-        case .bf16:
-            let h = w.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt16>.self)
-            return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
-        default: return w.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        }
-    }
-
-    @inline(__always)
-    static func load1(_ w: UnsafeRawPointer, _ dtype: DType, _ i: Int) -> Float {
-        switch dtype {
-        case .f16: return HalfConversion.loadF16(w, 2 * i)
-        case .bf16: return HalfConversion.bf16ToF32(w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-        default: return w.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
-        }
-    }
-
-    static func gemm(weights: UnsafeRawPointer, dtype: DType, k: Int, rows: Range<Int>, x: UnsafeRawPointer,
-                     tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
-        switch dtype {
-        case .f16: gemmTyped(weights, .f16, k, rows, x, tokens, out, outStride)
-        case .bf16: gemmTyped(weights, .bf16, k, rows, x, tokens, out, outStride)
-        default: gemmTyped(weights, .f32, k, rows, x, tokens, out, outStride)
-        }
-    }
-
-    @inline(__always)
-    static func gemmTyped(_ weights: UnsafeRawPointer, _ dtype: DType, _ k: Int, _ rows: Range<Int>,
-                          _ x: UnsafeRawPointer, _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let wrb = dtype.rowBytes(k), k8 = k & ~7, lo = rows.lowerBound
-        if tokens == 1 {
-            for r in rows {
-                let w = weights + r * wrb
-                var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
-                var i = 0
-                while i + 16 <= k8 {
-                    s0.addProduct(load8(w, dtype, i), x.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
-                    s1.addProduct(load8(w, dtype, i + 8), x.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self))
-                    i += 16
-                }
-                if i < k8 {
-                    s0.addProduct(load8(w, dtype, i), x.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)); i += 8
-                }
-                var s = (s0 + s1).sum()
-                while i < k { s += load1(w, dtype, i) * x.loadUnaligned(fromByteOffset: 4 * i, as: Float.self); i += 1 }
-                out[r - lo] = s
-            }
-            return
-        }
-        // Prefill: 2 rows × 4 tokens register tile (8 accumulators); tails reuse the last row/token, results dropped.
-        for r in stride(from: lo, to: rows.upperBound, by: 2) {
-            let w0 = weights + r * wrb, w1 = weights + min(r + 1, rows.upperBound - 1) * wrb
-            for t0 in stride(from: 0, to: tokens, by: 4) {
-                let a0 = x + 4 * k * t0, a1 = x + 4 * k * min(t0 + 1, tokens - 1)
-                let a2 = x + 4 * k * min(t0 + 2, tokens - 1), a3 = x + 4 * k * min(t0 + 3, tokens - 1)
-                var c00 = SIMD8<Float>(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00
-                var i = 0
-                while i < k8 {
-                    let v0 = load8(w0, dtype, i), v1 = load8(w1, dtype, i)
-                    var a = a0.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-                    c00.addProduct(v0, a); c10.addProduct(v1, a)
-                    a = a1.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-                    c01.addProduct(v0, a); c11.addProduct(v1, a)
-                    a = a2.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-                    c02.addProduct(v0, a); c12.addProduct(v1, a)
-                    a = a3.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-                    c03.addProduct(v0, a); c13.addProduct(v1, a)
-                    i += 8
-                }
-                let n = min(4, tokens - t0), second = r + 1 < rows.upperBound
-                @inline(__always) func put(_ j: Int, _ a: UnsafeRawPointer, _ s0: SIMD8<Float>, _ s1: SIMD8<Float>) {
-                    guard j < n else { return }
-                    var v0 = s0.sum(), v1 = s1.sum()
-                    for e in i..<k {   // tail of k not a multiple of 8
-                        let xv = a.loadUnaligned(fromByteOffset: 4 * e, as: Float.self)
-                        v0 += load1(w0, dtype, e) * xv; v1 += load1(w1, dtype, e) * xv
-                    }
-                    out[(t0 + j) * outStride + (r - lo)] = v0
-                    if second { out[(t0 + j) * outStride + (r + 1 - lo)] = v1 }
-                }
-                put(0, a0, c00, c10); put(1, a1, c01, c11); put(2, a2, c02, c12); put(3, a3, c03, c13)
             }
         }
     }

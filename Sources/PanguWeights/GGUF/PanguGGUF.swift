@@ -1,6 +1,6 @@
-// llama.cpp `pangu-embedded` conventions: architecture metadata keys, tokenizer keys and the HF ↔ GGUF
-// tensor-name table (as used by llama.cpp's convert_hf_to_gguf.py `PanguEmbeddedModel`, which derives from the
-// generic TextModel and therefore does NOT permute q/k rows: the model uses NeoX-style RoPE).
+// llama.cpp `pangu-embedded` conventions: architecture metadata keys and tokenizer keys (as used by llama.cpp's
+// convert_hf_to_gguf.py `PanguEmbeddedModel`, which derives from the generic TextModel and therefore does NOT permute q/k rows: the model uses NeoX-style RoPE). The HF ↔ GGUF
+// tensor names live in the architecture's WeightMap (PanguModels).
 
 /// Hyper-parameters written as `pangu-embedded.*` metadata.
 public struct PanguGGUFHyperParameters: Equatable, Sendable {
@@ -109,46 +109,5 @@ public enum PanguGGUF {
         ]
         if let t = v.chatTemplate { m.append(("tokenizer.chat_template", .string(t))) }
         return m
-    }
-
-    /// Per-layer HF suffix → GGUF suffix (`model.layers.N.` ↔ `blk.N.`).
-    public static let layerNames: [(hf: String, gguf: String)] = [
-        ("input_layernorm.weight", "attn_norm.weight"),
-        ("self_attn.q_proj.weight", "attn_q.weight"), ("self_attn.q_proj.bias", "attn_q.bias"),
-        ("self_attn.k_proj.weight", "attn_k.weight"), ("self_attn.k_proj.bias", "attn_k.bias"),
-        ("self_attn.v_proj.weight", "attn_v.weight"), ("self_attn.v_proj.bias", "attn_v.bias"),
-        ("self_attn.o_proj.weight", "attn_output.weight"), ("self_attn.o_proj.bias", "attn_output.bias"),
-        ("post_attention_layernorm.weight", "ffn_norm.weight"),
-        ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"),
-        ("mlp.down_proj.weight", "ffn_down.weight"),
-    ]
-
-    /// Whole-model HF name ↔ GGUF name.
-    public static let globalNames: [(hf: String, gguf: String)] = [
-        ("model.embed_tokens.weight", "token_embd.weight"),
-        ("model.norm.weight", "output_norm.weight"),
-        ("lm_head.weight", "output.weight"),
-    ]
-
-    /// GGUF name for an HF checkpoint tensor name; nil for tensors llama.cpp does not store
-    /// (`rotary_emb.inv_freq`) or unknown names.
-    public static func ggufName(forHF name: String) -> String? {
-        if let g = globalNames.first(where: { $0.hf == name }) { return g.gguf }
-        let prefix = "model.layers."
-        guard name.hasPrefix(prefix) else { return nil }
-        let rest = name.dropFirst(prefix.count)
-        guard let dot = rest.firstIndex(of: "."), let n = Int(rest[..<dot]), n >= 0 else { return nil }
-        let suffix = String(rest[rest.index(after: dot)...])
-        return layerNames.first { $0.hf == suffix }.map { "blk.\(n).\($0.gguf)" }
-    }
-
-    /// HF checkpoint name for a GGUF tensor name; nil for unknown names.
-    public static func hfName(forGGUF name: String) -> String? {
-        if let g = globalNames.first(where: { $0.gguf == name }) { return g.hf }
-        guard name.hasPrefix("blk.") else { return nil }
-        let rest = name.dropFirst(4)
-        guard let dot = rest.firstIndex(of: "."), let n = Int(rest[..<dot]), n >= 0 else { return nil }
-        let suffix = String(rest[rest.index(after: dot)...])
-        return layerNames.first { $0.gguf == suffix }.map { "model.layers.\(n).\($0.hf)" }
     }
 }
