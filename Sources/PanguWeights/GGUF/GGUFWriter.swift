@@ -90,21 +90,28 @@ public final class GGUFWriter {
         headerWritten = true
     }
 
-    /// Streams the bytes of the next declared tensor (must be exactly its byte count) and pads to alignment.
+    /// Streams bytes of the declared tensors in order. A tensor may arrive in several pieces (so a large one never
+    /// has to be held in memory); a piece never spans two tensors. Padding follows each completed tensor.
     public func writeTensorData(_ bytes: UnsafeRawBufferPointer) throws {
         guard headerWritten else { throw GGUFError.writerState("writeTensorData before writeHeader") }
         guard nextTensor < infos.count else { throw GGUFError.writerState("more tensor data than declared tensors") }
         let t = infos[nextTensor]
-        guard bytes.count == t.byteCount else {
-            throw GGUFError.writerState("tensor '\(t.name)' needs \(t.byteCount) bytes, got \(bytes.count)")
+        let remaining = t.byteCount - writtenOfCurrent
+        guard bytes.count <= remaining, bytes.count > 0 || t.byteCount == 0 else {
+            throw GGUFError.writerState("tensor '\(t.name)' needs \(remaining) more bytes, got \(bytes.count)")
         }
         if let b = bytes.baseAddress, bytes.count > 0 {
             guard fwrite(b, 1, bytes.count, file) == bytes.count else { throw GGUFError.writeFailed(path: path, errno: errno) }
         }
-        let pad = (alignment - bytes.count % alignment) % alignment
+        writtenOfCurrent += bytes.count
+        guard writtenOfCurrent == t.byteCount else { return }
+        let pad = (alignment - t.byteCount % alignment) % alignment
         if pad > 0 { try raw([UInt8](repeating: 0, count: pad)) }
         nextTensor += 1
+        writtenOfCurrent = 0
     }
+
+    private var writtenOfCurrent = 0
 
     /// Array convenience for `writeTensorData(_:)`.
     public func writeTensorData(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try writeTensorData($0) } }

@@ -1,6 +1,6 @@
-// llama.cpp `pangu-embedded` conventions: architecture metadata keys and tokenizer keys (as used by llama.cpp's
-// convert_hf_to_gguf.py `PanguEmbeddedModel`, which derives from the generic TextModel and therefore does NOT permute q/k rows: the model uses NeoX-style RoPE). The HF ↔ GGUF
-// tensor names live in the architecture's WeightMap (PanguModels).
+// llama.cpp `pangu-embedded` conventions: architecture metadata keys and tokenizer keys, as llama.cpp's
+// convert_hf_to_gguf.py `PanguEmbeddedModel` writes them (a generic TextModel: q/k rows are NOT permuted, the
+// model uses NeoX RoPE). The HF <-> GGUF tensor names live in the architecture's WeightMap (PanguModels).
 
 /// Hyper-parameters written as `pangu-embedded.*` metadata.
 public struct PanguGGUFHyperParameters: Equatable, Sendable {
