@@ -31,12 +31,12 @@ public struct QuantizationRecipe: Sendable {
     ]
 
     /// The type for a matrix of `role` in `layer` of `layers`, with `cols` inputs. Vectors stay f32.
-    /// Like llama.cpp: the output matrix gets q6_K (q8_0 for non-K bases); _M mixes give attn_v and ffn_down q6_K
+    /// Like llama.cpp: the output matrix gets q6_K unless the base is q8_0; _M mixes give attn_v and ffn_down q6_K
     /// in the first and last eighth of the layers and every third layer between; K-quants fall back to a legacy
     /// type when the row length is not a multiple of 256.
     func type(for role: TensorRole, layer: Int?, layers: Int, cols: Int) -> DType {
         var t = base
-        if role == .output && base.isQuantized { t = base.blockSize == 256 ? .q6_K : .q8_0 }
+        if role == .output && base.isQuantized && base != .q8_0 { t = .q6_K }
         if mix == .mediumK, let l = layer, role == .v || role == .down {
             let moreBits = l < layers / 8 || l >= 7 * layers / 8 || (l - layers / 8) % 3 == 2
             if moreBits { t = .q6_K }

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""pangu bench vs llama-bench on the same 7B-shaped GGUF files, in one run; writes Benchmarks/README.md.
+
+Usage: Benchmarks/compare_llama_cpp.py [--models DIR] [--llama DIR] [-p 512] [-n 128] [-r 2] [--types q8_0,...]
+
+It builds what is missing: the release `pangu`, llama.cpp (Benchmarks/llama_cpp/build.sh), a random-weight
+7b-shape bf16 checkpoint (`pangu create-test-model`) and its GGUF files (`pangu quantize`). Weight values do not
+change speed, so random weights with the exact openPangu-Embedded-7B shapes measure what the real model would.
+"""
+import argparse, datetime, json, os, platform, statistics, subprocess, sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, **kw):
+    print("+", " ".join(cmd), file=sys.stderr, flush=True)
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def llama_bench(llama, path, p, n, r, threads):
+    """Best of --repack 0/1 per test (llama.cpp's faster setting differs by type), as tokens/s mean and sd."""
+    out = run([os.path.join(llama, "bin", "llama-bench"), "-m", path, "-t", str(threads), "-p", str(p), "-n", str(n),
+               "-r", str(r), "--repack", "0,1", "-o", "json"])
+    rows = json.loads(out)
+    best = {}
+    for row in rows:
+        kind = "pp" if row["n_prompt"] > 0 else "tg"
+        if kind not in best or row["avg_ts"] > best[kind]["avg_ts"]:
+            best[kind] = row
+    return {k: (v["avg_ts"], v["stddev_ts"], bool(v.get("repack", False))) for k, v in best.items()}
+
+
+def llama_rss(llama, path, n, threads):
+    """Peak RSS of a llama-bench generation run (GNU time), in bytes."""
+    res = subprocess.run(["/usr/bin/time", "-f", "%M", os.path.join(llama, "bin", "llama-bench"), "-m", path, "-t",
+                          str(threads), "-p", "0", "-n", str(min(n, 16)), "-r", "1"],
+                         text=True, capture_output=True, check=True)
+    return int(res.stderr.strip().splitlines()[-1]) * 1024
+
+
+def pangu_bench(pangu, path, p, n, r, threads):
+    return json.loads(run([pangu, "bench", "--model", path, "-p", str(p), "-n", str(n), "-r", str(r),
+                           "-t", str(threads), "--json"]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="/work/models")
+    ap.add_argument("--llama", default="/work/llama.cpp-build")
+    ap.add_argument("-p", type=int, default=512)
+    ap.add_argument("-n", type=int, default=128)
+    ap.add_argument("-r", type=int, default=2)
+    ap.add_argument("-t", type=int, default=2)
+    ap.add_argument("--types", default="q8_0,q4_0,q4_k_m,bf16")
+    ap.add_argument("--output", default=os.path.join(ROOT, "Benchmarks", "README.md"))
+    a = ap.parse_args()
+
+    run(["swift", "build", "-c", "release", "--product", "pangu"], cwd=ROOT)
+    pangu = os.path.join(ROOT, ".build", "release", "pangu")
+    if not os.path.exists(os.path.join(a.llama, "bin", "llama-bench")):
+        run(["bash", os.path.join(ROOT, "Benchmarks", "llama_cpp", "build.sh"), a.llama])
+    src = os.path.join(a.models, "7b-bf16")
+    if not os.path.exists(os.path.join(src, "config.json")):
+        run([pangu, "create-test-model", src, "--preset", "7b-shape", "--dtype", "bf16"])
+    results = []
+    for t in a.types.split(","):
+        path = os.path.join(a.models, f"7b-{t}.gguf")
+        if not os.path.exists(path):
+            run([pangu, "quantize", "--model", src, "--type", t, "--output", path])
+        ours = pangu_bench(pangu, path, a.p, a.n, a.r, a.t)
+        theirs = llama_bench(a.llama, path, a.p, a.n, a.r, a.t)
+        results.append(dict(type=t, size=os.path.getsize(path), ours=ours, theirs=theirs,
+                            theirs_rss=llama_rss(a.llama, path, a.n, a.t)))
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+
+    bw = statistics.median(r["ours"]["bandwidth_bytes_per_s"] for r in results)
+    lines = [
+        "# Benchmarks: pangu vs llama.cpp",
+        "",
+        f"Produced by `Benchmarks/compare_llama_cpp.py` on {datetime.date.today()} ({platform.machine()}, "
+        f"{os.cpu_count()} cores, {a.t} threads, pp{a.p} / tg{a.n}, {a.r} repetitions). Both engines ran the **same GGUF "
+        "files**: a random-weight checkpoint with the exact openPangu-Embedded-7B shapes (`pangu create-test-model "
+        "--preset 7b-shape`) converted by `pangu quantize` (weight values do not change speed). llama.cpp is built from "
+        "the llama-cpp-python sdist (`Benchmarks/llama_cpp/build.sh`); for each test its better `--repack` setting is "
+        "shown. tokens/s are mean ± sd; ratio = pangu / llama.cpp.",
+        "",
+        f"Memory bandwidth measured by `pangu bench` in the same run: {bw / 1e9:.1f} GB/s (best of 5 reads of 1 GiB). "
+        "Roofline = that bandwidth ÷ weight bytes read per token.",
+        "",
+        "| file | size | pp pangu | pp llama.cpp | pp ratio | tg pangu | tg llama.cpp | tg ratio | tg roofline | pangu % of roofline | RSS pangu | RSS llama.cpp |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        o, t = r["ours"], r["theirs"]
+        pp_t, pp_sd, _ = t.get("pp", (0, 0, False))
+        tg_t, tg_sd, _ = t.get("tg", (0, 0, False))
+        lines.append(
+            f"| {r['type'].upper()} | {r['size'] / 2**30:.2f} GiB "
+            f"| {o['pp_tokens_per_s']:.2f} ± {o['pp_tokens_per_s_sd']:.2f} | {pp_t:.2f} ± {pp_sd:.2f} "
+            f"| {o['pp_tokens_per_s'] / pp_t if pp_t else 0:.2f} "
+            f"| {o['tg_tokens_per_s']:.2f} ± {o['tg_tokens_per_s_sd']:.2f} | {tg_t:.2f} ± {tg_sd:.2f} "
+            f"| {o['tg_tokens_per_s'] / tg_t if tg_t else 0:.2f} | {o['roofline_tg_tokens_per_s']:.2f} "
+            f"| {100 * o['roofline_fraction']:.0f}% | {o['peak_rss_bytes'] / 1e9:.2f} GB | {r['theirs_rss'] / 1e9:.2f} GB |")
+    lines += ["", "Raw results (JSON, one object per file):", "", "```"]
+    lines += [json.dumps(r) for r in results]
+    lines += ["```", ""]
+    with open(a.output, "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
