@@ -63,10 +63,12 @@ final class GGUFWriterTests: XCTestCase {
         XCTAssertThrowsError(try w.writeHeader())
         w.set("mixed", .int32s([1]))
         try w.writeHeader()
-        XCTAssertThrowsError(try w.writeTensorData([UInt8](repeating: 0, count: 33)))
-        XCTAssertThrowsError(try w.finish())
-        try w.writeTensorData([UInt8](repeating: 0, count: 34))
-        XCTAssertThrowsError(try w.writeTensorData([UInt8](repeating: 0, count: 34)))
+        XCTAssertThrowsError(try w.writeTensorData([UInt8](repeating: 0, count: 35)))  // more than the tensor holds
+        try w.writeTensorData([UInt8](repeating: 0, count: 33))                      // a tensor may come in pieces
+        XCTAssertThrowsError(try w.finish())                                          // ...but must be completed
+        XCTAssertThrowsError(try w.writeTensorData([UInt8](repeating: 0, count: 2)))  // a piece never spans tensors
+        try w.writeTensorData([UInt8](repeating: 0, count: 1))
+        XCTAssertThrowsError(try w.writeTensorData([UInt8](repeating: 0, count: 1)))  // no tensor left
         try w.finish()
     }
 
