@@ -53,6 +53,8 @@ def main():
     ap.add_argument("-t", type=int, default=2)
     ap.add_argument("--types", default="q8_0,q4_0,q4_k_m,bf16")
     ap.add_argument("--output", default=os.path.join(ROOT, "Benchmarks", "README.md"))
+    ap.add_argument("--cache", default="/work/models/bench-results.json",
+                    help="results of earlier files in this session are reused from here (delete it to rerun all)")
     a = ap.parse_args()
 
     run(["swift", "build", "-c", "release", "--product", "pangu"], cwd=ROOT)
@@ -62,30 +64,40 @@ def main():
     src = os.path.join(a.models, "7b-bf16")
     if not os.path.exists(os.path.join(src, "config.json")):
         run([pangu, "create-test-model", src, "--preset", "7b-shape", "--dtype", "bf16"])
+    cached = json.load(open(a.cache)) if os.path.exists(a.cache) else {}
     results = []
     for t in a.types.split(","):
+        if t in cached:
+            results.append(cached[t])
+            continue
         path = os.path.join(a.models, f"7b-{t}.gguf")
         if not os.path.exists(path):
             run([pangu, "quantize", "--model", src, "--type", t, "--output", path])
         ours = pangu_bench(pangu, path, a.p, a.n, a.r, a.t)
         theirs = llama_bench(a.llama, path, a.p, a.n, a.r, a.t)
-        results.append(dict(type=t, size=os.path.getsize(path), ours=ours, theirs=theirs,
+        results.append(dict(type=t, size=os.path.getsize(path), repetitions=a.r, ours=ours, theirs=theirs,
                             theirs_rss=llama_rss(a.llama, path, a.n, a.t)))
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+        cached[t] = results[-1]
+        json.dump(cached, open(a.cache, "w"))
+        write_table(a, results)  # after every file, so a long run leaves partial results behind
+    write_table(a, results)
 
+
+def write_table(a, results):
     bw = statistics.median(r["ours"]["bandwidth_bytes_per_s"] for r in results)
     lines = [
         "# Benchmarks: pangu vs llama.cpp",
         "",
         f"Produced by `Benchmarks/compare_llama_cpp.py` on {datetime.date.today()} ({platform.machine()}, "
-        f"{os.cpu_count()} cores, {a.t} threads, pp{a.p} / tg{a.n}, {a.r} repetitions). Both engines ran the **same GGUF "
+        f"{os.cpu_count()} cores, {a.t} threads, pp{a.p} / tg{a.n}; repetitions per file in the raw results). Both engines ran the **same GGUF "
         "files**: a random-weight checkpoint with the exact openPangu-Embedded-7B shapes (`pangu create-test-model "
         "--preset 7b-shape`) converted by `pangu quantize` (weight values do not change speed). llama.cpp is built from "
         "the llama-cpp-python sdist (`Benchmarks/llama_cpp/build.sh`); for each test its better `--repack` setting is "
         "shown. tokens/s are mean ± sd; ratio = pangu / llama.cpp.",
         "",
-        f"Memory bandwidth measured by `pangu bench` in the same run: {bw / 1e9:.1f} GB/s (best of 5 reads of 1 GiB). "
-        "Roofline = that bandwidth ÷ weight bytes read per token.",
+        f"Memory bandwidth measured by `pangu bench` in the same run: {bw / 1e9:.1f} GB/s (median over the files of each "
+        "run's read-bandwidth probe). Roofline = that bandwidth ÷ weight bytes read per token.",
         "",
         "| file | size | pp pangu | pp llama.cpp | pp ratio | tg pangu | tg llama.cpp | tg ratio | tg roofline | pangu % of roofline | RSS pangu | RSS llama.cpp |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -99,14 +111,27 @@ def main():
             f"| {o['pp_tokens_per_s']:.2f} ± {o['pp_tokens_per_s_sd']:.2f} | {pp_t:.2f} ± {pp_sd:.2f} "
             f"| {o['pp_tokens_per_s'] / pp_t if pp_t else 0:.2f} "
             f"| {o['tg_tokens_per_s']:.2f} ± {o['tg_tokens_per_s_sd']:.2f} | {tg_t:.2f} ± {tg_sd:.2f} "
-            f"| {o['tg_tokens_per_s'] / tg_t if tg_t else 0:.2f} | {o['roofline_tg_tokens_per_s']:.2f} "
-            f"| {100 * o['roofline_fraction']:.0f}% | {o['peak_rss_bytes'] / 1e9:.2f} GB | {r['theirs_rss'] / 1e9:.2f} GB |")
+            f"| {o['tg_tokens_per_s'] / tg_t if tg_t else 0:.2f} | {bw / o['weight_bytes_per_token']:.2f} "
+            f"| {100 * o['tg_tokens_per_s'] * o['weight_bytes_per_token'] / bw:.0f}% | {o['peak_rss_bytes'] / 1e9:.2f} GB | {r['theirs_rss'] / 1e9:.2f} GB |")
+    lines += [
+        "",
+        "What bounds the gaps (measured with `pangu bench-kernels` and `quant-bench` on the same machine):",
+        "",
+        "* Decode, float and Q8_0: the matvec kernels stream weights at 25–31 GB/s on two threads (4 rows at a time, "
+        "bf16/f16 widened with AVX2/F16C), the whole forward pass at 27 GB/s; llama.cpp's BF16 decode reaches ~33 GB/s.",
+        "* Decode, Q4_0 and K-quants: compute-bound on 2 cores. Our AVX2 kernels dot one weight row against the "
+        "activations at a time; llama.cpp repacks Q4_0/Q4_K rows into interleaved blocks at load (one pass of the "
+        "activations serves several rows; it costs it a second copy of the weights, see its RSS). We have no "
+        "repacked layout yet.",
+        "* Prefill: our 6×16 register-tiled f32 GEMM on widened weight panels reaches ~94 GFLOP/s on two threads "
+        "(bf16, 4096², 512 tokens); OpenBLAS sgemm reaches ~154 on this machine. Quantised prefill uses 2×4 integer tiles.",
+        "* RSS: we keep only the mapped file plus the KV cache; llama.cpp's repacked types hold a second copy.",
+    ]
     lines += ["", "Raw results (JSON, one object per file):", "", "```"]
     lines += [json.dumps(r) for r in results]
     lines += ["```", ""]
     with open(a.output, "w") as f:
         f.write("\n".join(lines))
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,11 @@ public struct Sampler: Sendable {
     /// most likely first.
     public static func filteredProbabilities(_ logits: [Float], _ p: SamplingParameters) -> [(id: Int, p: Float)] {
         let t = max(p.temperature, 1e-6)
-        var items = logits.enumerated().map { (id: $0.offset, logit: $0.element / t) }
+        // Tokens more than 40 nats below the best carry < e^-40 of its probability: far below Float precision of
+        // the normalising sum, so dropping them before the sort changes no result and skips sorting the vocabulary.
+        let best = (logits.max() ?? 0) / t
+        var items: [(id: Int, logit: Float)] = []
+        for (id, l) in logits.enumerated() where l / t >= best - 40 { items.append((id, l / t)) }
         items.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
         if p.topK > 0 && p.topK < items.count { items.removeSubrange(p.topK...) }
         let m = items[0].logit

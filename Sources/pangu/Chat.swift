@@ -31,7 +31,7 @@ struct Chat: ParsableCommand {
                                   maxTokens: maxTokens)
         signal(SIGINT) { _ in
             // First Ctrl-C during an answer stops it; at the prompt (flag already set) it quits.
-            if interruptRequested.exchange(true, ordering: .sequentiallyConsistent) { Glibc.exit(130) }
+            if interruptRequested.exchange(true, ordering: .sequentiallyConsistent) { _exit(130) }
         }
         let dim = "\u{1B}[2m", reset = "\u{1B}[0m"
         FileHandle.standardError.write(Data("model: \(engine.loaded.directory.path), thinking: \(mode.rawValue). Type /exit to quit.\n".utf8))
