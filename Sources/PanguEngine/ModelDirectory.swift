@@ -25,10 +25,7 @@ public final class LoadedModel: @unchecked Sendable {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             let source = try GGUFTensorSource(path: directory.path)
-            if prefault {
-                let mapped = try MappedFile(path: directory.path)
-                _ = mapped.prefault { progress?($0, mapped.size) }
-            }
+            if prefault { source.prefault(progress: progress) }
             gguf = source
             model = try ModelRegistry.load(gguf: source)
             // GGUF files carry no generation_config.json: use the official openPangu-Embedded-7B values.

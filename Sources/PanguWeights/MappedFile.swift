@@ -42,23 +42,6 @@ public final class MappedFile: @unchecked Sendable {
 
     private let isMapped: Bool
 
-    /// Touches every page in `range` so the first forward pass does not stall on disk reads, calling `progress`
-    /// with the bytes done so far (used to show a progress bar while a large checkpoint is read).
-    public func prefault(_ range: Range<Int>? = nil, progress: ((Int) -> Void)? = nil) -> UInt8 {
-        let r = range ?? 0..<size
-        var sink: UInt8 = 0
-        var offset = r.lowerBound
-        let step = 4096, report = 64 << 20
-        var nextReport = offset + report
-        while offset < r.upperBound {
-            sink &+= base.load(fromByteOffset: offset, as: UInt8.self)
-            offset += step
-            if offset >= nextReport { progress?(offset - r.lowerBound); nextReport += report }
-        }
-        progress?(r.count)
-        return sink
-    }
-
     deinit {
         if isMapped {
             munmap(UnsafeMutableRawPointer(mutating: base), size)

@@ -38,3 +38,27 @@ public protocol TensorSource: AnyObject, Sendable {
     /// Bytes of tensor data across all files.
     var totalBytes: Int { get }
 }
+
+extension TensorSource {
+    /// Reads one byte of every page of every tensor, so the first forward pass does not stall on disk reads and a
+    /// large checkpoint shows progress while it is read. `progress(done, total)` gets tensor bytes.
+    public func prefault(progress: ((Int, Int) -> Void)? = nil) {
+        let total = totalBytes
+        var done = 0, sink: UInt8 = 0, nextReport = 0
+        // In address order, so each file is read front to back (sequential reads are fastest from a cold disk).
+        let tensors = tensorNames.compactMap { tensor($0) }.sorted { UInt(bitPattern: $0.data) < UInt(bitPattern: $1.data) }
+        for t in tensors {
+            var offset = 0
+            while offset < t.byteCount {
+                sink &+= t.data.load(fromByteOffset: offset, as: UInt8.self)
+                offset += 4096
+            }
+            done += t.byteCount
+            if done >= nextReport || done == total { progress?(done, total); nextReport = done + (64 << 20) }
+        }
+        prefaultSink = sink
+    }
+}
+
+/// Keeps the prefault reads observable (nobody reads it).
+nonisolated(unsafe) var prefaultSink: UInt8 = 0

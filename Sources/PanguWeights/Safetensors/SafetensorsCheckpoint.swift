@@ -66,14 +66,4 @@ public final class SafetensorsCheckpoint: TensorSource, @unchecked Sendable {
     public var tensorNames: [String] { index.keys.sorted() }
     public func tensor(_ name: String) -> TensorInfo? { index[name]?.tensor(name) }
     public var totalBytes: Int { files.reduce(0) { $0 + $1.totalBytes } }
-
-    /// Reads every page of every shard ahead of the first forward pass, reporting (done, total) bytes.
-    public func prefault(progress: ((Int, Int) -> Void)? = nil) {
-        let total = files.reduce(0) { $0 + $1.file.size }
-        var done = 0
-        for f in files {
-            _ = f.file.prefault { progress?(done + $0, total) }
-            done += f.file.size
-        }
-    }
 }
