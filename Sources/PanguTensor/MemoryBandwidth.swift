@@ -12,7 +12,9 @@ public enum MemoryBandwidth {
         let count = bytes / 32
         let buffer = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: count)
         defer { buffer.deallocate() }
-        buffer.initialize(repeating: SIMD8<Float>(repeating: 1), count: count)  // fault every page in first
+        // Fault every page in first, with distinct contents per page: identical pages could be merged or
+        // compressed by the host and read back faster than DRAM allows.
+        for i in 0..<count { (buffer + i).initialize(to: SIMD8<Float>(repeating: Float(i & 0xFFFFF))) }
         let chunks = pool.threadCount * 16
         let per = (count + chunks - 1) / chunks
         var rates: [Double] = []
@@ -46,6 +48,14 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
+
+/// Resets the peak-RSS counter (Linux `/proc/self/clear_refs` = 5), so a measurement tool's own buffers do not count.
+public func resetPeakResidentBytes() {
+    #if os(Linux)
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    #endif
+}
 
 /// Nanoseconds from a monotonic clock.
 public func monotonicNanoseconds() -> UInt64 {
@@ -54,8 +64,15 @@ public func monotonicNanoseconds() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
-/// Peak resident set size of this process in bytes.
+/// Peak resident set size of this process in bytes (Linux: VmHWM, which `resetPeakResidentBytes` can reset).
 public func peakResidentBytes() -> Int {
+    #if os(Linux)
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kb = Int(line.split(separator: " ").dropFirst().first ?? "") {
+        return kb * 1024
+    }
+    #endif
     var usage = rusage()
     #if os(Linux)
     getrusage(RUSAGE_SELF.rawValue, &usage)

@@ -18,6 +18,10 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if let t { setenv("PANGU_THREADS", String(t), 1) }
+        // Bandwidth first, on a quiet process: after a large model has streamed through memory the probe reads
+        // higher and noisier. Then forget the probe's own 1 GiB in the peak-RSS counter.
+        let bandwidth = MemoryBandwidth.measure()
+        resetPeakResidentBytes()
         let loaded = try ModelOptions.load(path: model, quiet: json)
         let m = loaded.model, info = m.info
         var rng = SystemRandomNumberGenerator()
@@ -48,8 +52,7 @@ struct Bench: ParsableCommand {
                 tg.append(Double(n) / (Double(monotonicNanoseconds() - start) / 1e9))
             }
         }
-        let rss = peakResidentBytes()  // before the bandwidth probe, which allocates its own 1 GiB buffer
-        let bandwidth = MemoryBandwidth.measure()
+        let rss = peakResidentBytes()
         func stats(_ v: [Double]) -> (Double, Double) {
             guard !v.isEmpty else { return (0, 0) }
             let mean = v.reduce(0, +) / Double(v.count)

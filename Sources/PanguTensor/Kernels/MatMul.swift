@@ -107,7 +107,17 @@ enum FloatMatMul {
         while r + 4 <= rows.upperBound {
             let p0 = w.row(r), p1 = w.row(r + 1), p2 = w.row(r + 2), p3 = w.row(r + 3)
             var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
             var i = 0
+            // Two k-steps per iteration with separate accumulators: more loads in flight per row stream.
+            while i + 16 <= k8 {
+                let xv = loadX(x, i), xw = loadX(x, i + 8)
+                a0.addProduct(L.load8(p0, i), xv); b0.addProduct(L.load8(p0, i + 8), xw)
+                a1.addProduct(L.load8(p1, i), xv); b1.addProduct(L.load8(p1, i + 8), xw)
+                a2.addProduct(L.load8(p2, i), xv); b2.addProduct(L.load8(p2, i + 8), xw)
+                a3.addProduct(L.load8(p3, i), xv); b3.addProduct(L.load8(p3, i + 8), xw)
+                i += 16
+            }
             while i < k8 {
                 let xv = loadX(x, i)
                 a0.addProduct(L.load8(p0, i), xv)
@@ -116,7 +126,7 @@ enum FloatMatMul {
                 a3.addProduct(L.load8(p3, i), xv)
                 i += 8
             }
-            var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+            var s0 = (a0 + b0).sum(), s1 = (a1 + b1).sum(), s2 = (a2 + b2).sum(), s3 = (a3 + b3).sum()
             while i < k {
                 let xv = x[i]
                 s0 += L.load1(p0, i) * xv; s1 += L.load1(p1, i) * xv
