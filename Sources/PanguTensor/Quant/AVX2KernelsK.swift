@@ -48,20 +48,50 @@ extension AVX2Kernels {
         }
     }
 
+    /// q6_K: the four level vectors of half `n` (0 or 1) of a super-block: 4 low bits from `ql`, 2 high bits from `qh`.
+    @inline(__always)
+    static func q6Levels(_ p: UnsafeRawPointer, _ n: Int) -> (__m256i, __m256i, __m256i, __m256i) {
+        let low4 = splat8(0x0F), m30 = splat8(0x30)
+        let qa = ld256(p + 64 * n), qb = ld256(p + 64 * n + 32), h = ld256(p + 128 + 32 * n)
+        return (_mm256_or_si256(_mm256_and_si256(qa, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30)),
+                _mm256_or_si256(_mm256_and_si256(qb, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4), _mm256_and_si256(h, m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low4),
+                                _mm256_and_si256(_mm256_srli_epi16(h, 2), m30)))
+    }
+
+    /// q4_K/q5_K: the eight 6-bit sub-block scales and mins, one byte each, from the 12 packed scale bytes.
+    @inline(__always)
+    static func k45ScalesMins(_ p: UnsafeRawPointer) -> (scales: UInt64, mins: UInt64) {
+        let w0 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let w1 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+        let w2 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+        let scales = UInt64(w0 & 0x3f3f_3f3f) | (UInt64((w2 & 0x0f0f_0f0f) | (((w0 >> 6) & 0x0303_0303) << 4)) << 32)
+        let mins = UInt64(w1 & 0x3f3f_3f3f) | (UInt64(((w2 >> 4) & 0x0f0f_0f0f) | (((w1 >> 6) & 0x0303_0303) << 4)) << 32)
+        return (scales, mins)
+    }
+
+    /// q4_K/q5_K: levels of sub-blocks 2j (low nibbles) and 2j+1 (high nibbles), plus the fifth bit for q5_K.
+    @inline(__always)
+    static func k45Levels(_ p: UnsafeRawPointer, _ q5: Bool, _ j: Int) -> (__m256i, __m256i) {
+        let low4 = splat8(0x0F), one = splat8(1)
+        let q = ld256(p + (q5 ? 48 : 16) + 32 * j)
+        var lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)
+        if q5 {
+            let qh = ld256(p + 16)
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j)), one), 4))
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j + 1)), one), 4))
+        }
+        return (lo, hi)
+    }
+
     /// Unpacked super-block: levels[0..<8], scales[8..<16], and the correction vector at [16]
     /// (q4_K/q5_K: per-lane pair-duplicated mins; q6_K: 16 signed scales, each as i16).
     @inline(__always)
     static func decodeK(_ dtype: DType, _ p: UnsafeRawPointer, _ v: UnsafeMutablePointer<__m256i>) -> (Float, Float) {
-        let low4 = splat8(0x0F)
         if dtype == .q6_K {
             for n in 0..<2 {
-                let qa = ld256(p + 64 * n), qb = ld256(p + 64 * n + 32), h = ld256(p + 128 + 32 * n)
-                let m30 = splat8(0x30)
-                v[4 * n + 0] = _mm256_or_si256(_mm256_and_si256(qa, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30))
-                v[4 * n + 1] = _mm256_or_si256(_mm256_and_si256(qb, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30))
-                v[4 * n + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4), _mm256_and_si256(h, m30))
-                v[4 * n + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low4),
-                                               _mm256_and_si256(_mm256_srli_epi16(h, 2), m30))
+                (v[4 * n], v[4 * n + 1], v[4 * n + 2], v[4 * n + 3]) = q6Levels(p, n)
             }
             let sc = p + 192
             for c in 0..<8 {
@@ -72,29 +102,12 @@ extension AVX2Kernels {
             v[16] = _mm256_cvtepi8_epi16(ld128(sc))
             return (HalfConversion.loadF16(p, 208), 0)
         }
-        let s0 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        let s1 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-        let s2 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
-        let scLo = s0 & 0x3f3f_3f3f, mnLo = s1 & 0x3f3f_3f3f
-        let scHi = (s2 & 0x0f0f_0f0f) | (((s0 >> 6) & 0x0303_0303) << 4)
-        let mnHi = ((s2 >> 4) & 0x0f0f_0f0f) | (((s1 >> 6) & 0x0303_0303) << 4)
-        let scales = UInt64(scLo) | (UInt64(scHi) << 32), mins = UInt64(mnLo) | (UInt64(mnHi) << 32)
+        let (scales, mins) = k45ScalesMins(p)
         for c in 0..<8 { v[8 + c] = _mm256_set1_epi16(Int16(truncatingIfNeeded: (scales >> UInt64(8 * c)) & 0xFF)) }
         let dup = unsafeBitCast(SIMD16<UInt8>(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), to: __m128i.self)
         v[16] = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_cvtsi64_si128(Int64(bitPattern: mins)), dup))
         let q5 = dtype == .q5_K
-        let qs = p + (q5 ? 48 : 16)
-        let qh = q5 ? ld256(p + 16) : _mm256_setzero_si256()
-        let one = splat8(1)
-        for j in 0..<4 {
-            let q = ld256(qs + 32 * j)
-            var lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)
-            if q5 {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j)), one), 4))
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j + 1)), one), 4))
-            }
-            v[2 * j] = lo; v[2 * j + 1] = hi
-        }
+        for j in 0..<4 { (v[2 * j], v[2 * j + 1]) = k45Levels(p, q5, j) }
         return (HalfConversion.loadF16(p), HalfConversion.loadF16(p, 2))
     }
 
@@ -122,22 +135,16 @@ extension AVX2Kernels {
     /// `vpmaddubsw` (decode is memory/compute bound, so this saves the 17 vector stores and reloads).
     @inline(__always)
     static func superDotFused(_ dtype: DType, _ p: UnsafeRawPointer, _ a: UnsafeRawPointer, _ acc: __m256) -> __m256 {
-        let low4 = splat8(0x0F)
         let da = Float(bitPattern: UInt32(littleEndian: a.loadUnaligned(as: UInt32.self)))
         var s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256()
         if dtype == .q6_K {
-            let sc = p + 192, m30 = splat8(0x30)
+            let sc = p + 192
             @inline(__always) func pair(_ c: Int) -> __m256i {
                 _mm256_set_m128i(_mm_set1_epi16(Int16(sc.load(fromByteOffset: 2 * c + 1, as: Int8.self))),
                                  _mm_set1_epi16(Int16(sc.load(fromByteOffset: 2 * c, as: Int8.self))))
             }
             for n in 0..<2 {
-                let qa = ld256(p + 64 * n), qb = ld256(p + 64 * n + 32), h = ld256(p + 128 + 32 * n)
-                let l0 = _mm256_or_si256(_mm256_and_si256(qa, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30))
-                let l1 = _mm256_or_si256(_mm256_and_si256(qb, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30))
-                let l2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4), _mm256_and_si256(h, m30))
-                let l3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low4),
-                                         _mm256_and_si256(_mm256_srli_epi16(h, 2), m30))
+                let (l0, l1, l2, l3) = q6Levels(p, n)
                 let ab = a + 4 + 128 * n, c = 4 * n
                 s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(l0, ld256(ab)), pair(c)))
                 s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(l1, ld256(ab + 32)), pair(c + 1)))
@@ -148,22 +155,10 @@ extension AVX2Kernels {
             let sumi = _mm256_sub_epi32(_mm256_add_epi32(s0, s1), _mm256_slli_epi32(corr, 5))
             return _mm256_fmadd_ps(_mm256_set1_ps(HalfConversion.loadF16(p, 208) * da), _mm256_cvtepi32_ps(sumi), acc)
         }
-        let w0 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        let w1 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-        let w2 = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
-        let scales = UInt64(w0 & 0x3f3f_3f3f) | (UInt64((w2 & 0x0f0f_0f0f) | (((w0 >> 6) & 0x0303_0303) << 4)) << 32)
-        let mins = UInt64(w1 & 0x3f3f_3f3f) | (UInt64(((w2 >> 4) & 0x0f0f_0f0f) | (((w1 >> 6) & 0x0303_0303) << 4)) << 32)
+        let (scales, mins) = k45ScalesMins(p)
         let q5 = dtype == .q5_K
-        let qs = p + (q5 ? 48 : 16)
-        let qh = q5 ? ld256(p + 16) : _mm256_setzero_si256()
-        let one = splat8(1)
         for j in 0..<4 {
-            let q = ld256(qs + 32 * j)
-            var lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)
-            if q5 {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j)), one), 4))
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * j + 1)), one), 4))
-            }
+            let (lo, hi) = k45Levels(p, q5, j)
             let sl = _mm256_set1_epi16(Int16(truncatingIfNeeded: (scales >> UInt64(16 * j)) & 0xFF))
             let sh = _mm256_set1_epi16(Int16(truncatingIfNeeded: (scales >> UInt64(16 * j + 8)) & 0xFF))
             s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ld256(a + 4 + 64 * j)), sl))
