@@ -110,8 +110,8 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
         } else if c.tied {
             output = embedding
         } else {
-            throw ModelError.tensorMismatch(
-                missing: [PanguEmbedded.weightMap.global[2].name(scheme)], unexpected: [], wrongShape: [], wrongType: [])
+            let outputName = PanguEmbedded.weightMap.global.first { $0.role == .output }!.name(scheme)
+            throw ModelError.tensorMismatch(missing: [outputName], unexpected: [], wrongShape: [], wrongType: [])
         }
         layers = resolved.layers.map { t in
             Layer(attnNorm: floats(t[.attnNorm]!),

@@ -3,9 +3,9 @@
 //
 // Layout: x is [T, K] row-major f32, W is [N, K] (PyTorch order), y is [T, N]: y = x·Wᵀ (+ b).
 // Decode (T = 1) is memory-bound: each thread streams its rows of W once, four rows at a time so the core has
-// four independent load streams. Prefill (T > 1) is compute-bound: the work is cut into (row block × token block)
-// tiles whose W and x slices stay in L2, and a 2-row × 4-token register tile reuses each widened W vector for
-// four tokens.
+// four independent load streams. A few tokens (T < 24) use a 2-row × 4-token register tile straight on W, with
+// K blocked so the W and x slices stay in L2. Prefill proper (T ≥ 24) is compute-bound and uses `PanelGEMM`
+// below: W is widened once per 16-row panel and K block, then a 6-token × 16-row micro-kernel runs over it.
 
 /// Loads eight consecutive weights of one storage type as floats.
 @usableFromInline protocol RowLoader {
@@ -48,7 +48,6 @@ enum FloatMatMul {
     /// Rows per work item in decode. Small enough for load balance over 2 threads, large enough to amortise.
     static let decodeRowBlock = 32
     static let prefillRowBlock = 16
-    static let prefillTokenBlock = 64
     static let prefillKBlock = 256
 
     /// Single-threaded product over a row range with `QuantKernels.gemm`'s output convention:
