@@ -40,6 +40,8 @@ public struct ModelInfo: Sendable {
     public let eosTokenIds: [Int]
     /// BOS token id from config.json, if any.
     public let bosTokenId: Int?
+    /// Bytes of weights repacked at load time into a faster in-memory layout (`WeightArena`); 0 when none.
+    public var repackedBytes: Int = 0
 
     /// KV-cache bytes per position (f32 keys and values of every layer).
     public var kvBytesPerToken: Int { layers * 2 * kvHeads * headDim * 4 }

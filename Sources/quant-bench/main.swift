@@ -48,7 +48,7 @@ func fillWeights(_ p: UnsafeMutableRawPointer, bytes: Int, dtype: DType, seed: U
     }
 }
 
-func bench(_ dtype: DType, rows: Int, k: Int, tokens: Int, cycle: Bool) -> (gbs: Double, usPerCall: Double) {
+func bench(_ dtype: DType, rows: Int, k: Int, tokens: Int, cycle: Bool, interleaved: Bool = false) -> (gbs: Double, usPerCall: Double) {
     let rowBytes = dtype.rowBytes(k), matBytes = rows * rowBytes
     let copies = cycle ? max(1, (512 << 20) / matBytes + 1) : 1
     let w = UnsafeMutableRawPointer.allocate(byteCount: matBytes * copies, alignment: 64)
@@ -63,16 +63,35 @@ func bench(_ dtype: DType, rows: Int, k: Int, tokens: Int, cycle: Bool) -> (gbs:
     for t in 0..<tokens { QuantKernels.quantizeActivations(x + t * k, k: k, weights: dtype, into: qx + t * afmt.rowBytes(k)) }
     let out = UnsafeMutablePointer<Float>.allocate(capacity: rows * tokens)
     defer { out.deallocate() }
+    if interleaved {
+        let tmp = UnsafeMutableRawPointer.allocate(byteCount: matBytes, alignment: 64)
+        defer { tmp.deallocate() }
+        for c in 0..<copies {
+            tmp.copyMemory(from: w + c * matBytes, byteCount: matBytes)
+            RowInterleave.pack(WeightMatrix(rows: rows, cols: k, dtype: dtype, data: tmp), groups: 0..<(rows / 8), into: w + c * matBytes)
+        }
+    }
+    let aux = UnsafeMutableRawPointer.allocate(byteCount: QuantKernels.interleavedAuxBytes(k: k) * tokens, alignment: 64)
+    defer { aux.deallocate() }
+    @inline(__always) func call(_ c: Int) {
+        if interleaved {
+            QuantKernels.gemmInterleaved(WeightMatrix(rows: rows, cols: k, dtype: dtype, data: w + c * matBytes, layout: .interleaved8),
+                                         rows: 0..<rows, qx: qx, aux: aux, tokens: tokens, out: out, outStride: rows)
+        } else {
+            QuantKernels.gemm(weights: w + c * matBytes, dtype: dtype, k: k, rows: 0..<rows, qx: qx, tokens: tokens, out: out, outStride: rows)
+        }
+    }
+    for t in 0..<tokens { QuantKernels.interleavedAux(qx + t * afmt.rowBytes(k), k: k, into: aux + t * QuantKernels.interleavedAuxBytes(k: k)) }
     // Warm up (touch every copy once).
     for c in 0..<copies {
-        QuantKernels.gemm(weights: w + c * matBytes, dtype: dtype, k: k, rows: 0..<rows, qx: qx, tokens: tokens, out: out, outStride: rows)
+        call(c)
     }
     var calls = 0, c = 0
     var samples = [Double]()
     let end = now() + secondsPerCase
     while now() < end || samples.count < 3 {
         let t0 = cpuNow()
-        QuantKernels.gemm(weights: w + c * matBytes, dtype: dtype, k: k, rows: 0..<rows, qx: qx, tokens: tokens, out: out, outStride: rows)
+        call(c)
         samples.append(cpuNow() - t0)
         calls += 1; c = (c + 1) % copies
     }
@@ -84,13 +103,15 @@ func bench(_ dtype: DType, rows: Int, k: Int, tokens: Int, cycle: Bool) -> (gbs:
 print("quant-bench: single thread, \(secondsPerCase) s per case, median of per-call thread CPU time")
 print("format | 4096x4096 decode GB/s | 12800x4096 decode GB/s | 4096x12800 decode GB/s | 4096x4096 t=32 prefill GB/s-per-pass (GFLOP/s)")
 for dt in formats {
-    let a = bench(dt, rows: 4096, k: 4096, tokens: 1, cycle: true)
-    let b = bench(dt, rows: 12800, k: 4096, tokens: 1, cycle: true)
-    let c = bench(dt, rows: 4096, k: 12800, tokens: 1, cycle: true)
-    let p = bench(dt, rows: 4096, k: 4096, tokens: 32, cycle: false)
-    let gflops = 2.0 * 4096 * 4096 * 32 / (p.usPerCall * 1e-6) / 1e9
-    print(String(format: "%@ | %.1f (%.0f us) | %.1f | %.1f | %.1f (%.0f GFLOP/s)", dt.rawValue, a.gbs, a.usPerCall, b.gbs, c.gbs, p.gbs, gflops))
-    fflush(nil)
+    for il in RowInterleave.supports(dt, rows: 4096, k: 4096) ? [false, true] : [false] {
+        let a = bench(dt, rows: 4096, k: 4096, tokens: 1, cycle: true, interleaved: il)
+        let b = bench(dt, rows: 12800, k: 4096, tokens: 1, cycle: true, interleaved: il)
+        let c = bench(dt, rows: 4096, k: 12800, tokens: 1, cycle: true, interleaved: il)
+        let p = bench(dt, rows: 4096, k: 4096, tokens: 32, cycle: false, interleaved: il)
+        let gflops = 2.0 * 4096 * 4096 * 32 / (p.usPerCall * 1e-6) / 1e9
+        print(String(format: "%@%@ | %.1f (%.0f us) | %.1f | %.1f | %.1f (%.0f GFLOP/s)", dt.rawValue, il ? "x8" : "", a.gbs, a.usPerCall, b.gbs, c.gbs, p.gbs, gflops))
+        fflush(nil)
+    }
 }
 
 // Quantiser speed: reference weight quantiser (what `pangu quantize` would use) and the activation quantiser.

@@ -59,6 +59,34 @@ final class GGUFEndToEndTests: XCTestCase {
         }
     }
 
+    /// q8_0/q4_0 matrices are repacked into the row-interleaved layout at load; the logits must match the
+    /// file-layout kernels (PANGU_REPACK=0) up to f32 summation order, for a prompt (prefill tiles) and a
+    /// cached single-token step (decode kernels).
+    func testRepackedLayoutMatchesFileLayout() throws {
+        for type in ["q8_0", "q4_0"] {
+            let url = try quantized(type)
+            defer { try? FileManager.default.removeItem(at: url) }
+            let repacked = try Engine(directory: url, prefault: false)
+            setenv("PANGU_REPACK", "0", 1)
+            let plain = try Engine(directory: url, prefault: false)
+            unsetenv("PANGU_REPACK")
+            XCTAssertGreaterThan(repacked.model.info.repackedBytes, 0, "\(type) matrices should be repacked")
+            XCTAssertEqual(plain.model.info.repackedBytes, 0)
+            let ids = repacked.tokenizer.encode("Repacking must not change the numbers 42", addSpecialTokens: true)
+            func run(_ e: Engine) throws -> [Float] {
+                let cache = e.model.makeCache()
+                var out = try e.model.forward([SequenceStep(tokens: Array(ids.dropLast()), cache: cache, allLogits: true)])[0]
+                out += try e.model.forward([SequenceStep(tokens: [ids.last!], cache: cache, allLogits: true)])[0]
+                return out
+            }
+            let a = try run(repacked), b = try run(plain)
+            XCTAssertEqual(a.count, b.count)
+            let scale = b.map { abs($0) }.max()!
+            let worst = zip(a, b).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "\(type): repacked vs file layout")
+        }
+    }
+
     func testGGUFTokenizerMatchesCheckpointTokenizer() throws {
         let url = try quantized("q8_0")
         defer { try? FileManager.default.removeItem(at: url) }

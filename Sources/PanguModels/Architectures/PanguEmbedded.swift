@@ -62,6 +62,8 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
     let inverseFrequencies: [Float]  // [Dh/2]
     /// Keeps the memory-mapped files alive as long as the model.
     let source: TensorSource
+    /// Holds matmul weights repacked into a faster layout at load time (RowInterleave).
+    let arena: WeightArena
 
     /// Builds the model from tensors in `source` (named per `scheme`), validating all names, shapes and dtypes.
     public init(configuration c: PanguEmbeddedConfiguration, source: TensorSource,
@@ -96,6 +98,11 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
         func matrix(_ t: TensorInfo) -> WeightMatrix {
             WeightMatrix(rows: t.shape[0], cols: t.shape[1], dtype: t.dtype, data: t.data)
         }
+        // Matmul-only weights may be repacked; the source pages are then released (every TensorSource is a
+        // read-only file mapping, so they would be re-read from the file if touched again).
+        let arena = WeightArena()
+        self.arena = arena
+        func matmul(_ t: TensorInfo) -> WeightMatrix { arena.prepare(matrix(t), releaseSource: true) }
         func vector(_ t: TensorInfo) -> WeightVector { WeightVector(count: t.shape[0], dtype: t.dtype, data: t.data) }
         func floats(_ t: TensorInfo) -> [Float] { vector(t).toFloats() }
         if !c.hasAttentionBias {
@@ -106,7 +113,7 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
         embedding = matrix(g[.tokenEmbedding]!)
         outputNorm = floats(g[.outputNorm]!)
         if let out = g[.output] {
-            output = matrix(out)
+            output = out.name == g[.tokenEmbedding]!.name ? embedding : matmul(out)
         } else if c.tied {
             output = embedding
         } else {
@@ -115,12 +122,12 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
         }
         layers = resolved.layers.map { t in
             Layer(attnNorm: floats(t[.attnNorm]!),
-                  wq: matrix(t[.q]!), bq: vector(t[.qBias]!),
-                  wk: matrix(t[.k]!), bk: vector(t[.kBias]!),
-                  wv: matrix(t[.v]!), bv: vector(t[.vBias]!),
-                  wo: matrix(t[.o]!), bo: vector(t[.oBias]!),
+                  wq: matmul(t[.q]!), bq: vector(t[.qBias]!),
+                  wk: matmul(t[.k]!), bk: vector(t[.kBias]!),
+                  wv: matmul(t[.v]!), bv: vector(t[.vBias]!),
+                  wo: matmul(t[.o]!), bo: vector(t[.oBias]!),
                   ffnNorm: floats(t[.ffnNorm]!),
-                  wGate: matrix(t[.gate]!), wUp: matrix(t[.up]!), wDown: matrix(t[.down]!))
+                  wGate: matmul(t[.gate]!), wUp: matmul(t[.up]!), wDown: matmul(t[.down]!))
         }
         inverseFrequencies = Kernels.ropeInverseFrequencies(headDim: dh, theta: c.ropeTheta)
         var params = 0, bytes = 0
@@ -132,11 +139,13 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
             if t.name != resolved.global[.tokenEmbedding]?.name || g[.output] == nil { bytes += t.byteCount }
             dtypes[t.dtype.rawValue, default: 0] += 1
         }
-        info = ModelInfo(architecture: c.architectures?.first ?? "PanguEmbeddedForCausalLM",
+        var modelInfo = ModelInfo(architecture: c.architectures?.first ?? "PanguEmbeddedForCausalLM",
                          vocabularySize: c.vocabSize, hiddenSize: d, layers: c.numHiddenLayers,
                          heads: c.numAttentionHeads, kvHeads: c.kvHeads, headDim: dh, intermediateSize: f,
                          contextLength: c.maxPositionEmbeddings, parameterCount: params, weightBytes: bytes,
                          dtypes: dtypes, eosTokenIds: c.eosTokenId?.ids ?? [], bosTokenId: c.bosTokenId)
+        modelInfo.repackedBytes = arena.repackedBytes
+        info = modelInfo
     }
 
     public func makeCache() -> KVCache {

@@ -56,6 +56,37 @@ public enum QuantKernels {
         }
     }
 
+    /// Bytes of per-token side data that interleaved weights need next to the q8_0 activations
+    /// (`interleavedAux`): per 32-value block the activation scale as Float and 8·Σ levels as Int32.
+    public static func interleavedAuxBytes(k: Int) -> Int { (k / 32) * 8 }
+
+    /// Fills the side data for one q8_0 activation row `qx` of `k` values (`interleavedAuxBytes(k:)` bytes).
+    public static func interleavedAux(_ qx: UnsafeRawPointer, k: Int, into aux: UnsafeMutableRawPointer) {
+        for b in 0..<(k / 32) {
+            let ap = qx + 34 * b
+            var s: Int32 = 0
+            for i in 0..<32 { s &+= Int32(ap.load(fromByteOffset: 2 + i, as: Int8.self)) }
+            aux.storeBytes(of: HalfConversion.loadF16(ap), toByteOffset: 8 * b, as: Float.self)
+            aux.storeBytes(of: 8 &* s, toByteOffset: 8 * b + 4, as: Int32.self)
+        }
+    }
+
+    /// Product with a row-interleaved matrix (`w.layout == .interleaved8`): same contract as `gemm`, with
+    /// `rows` a range of whole 8-row groups, q8_0 activations `qx` and their side data `aux` (`interleavedAux`,
+    /// one `interleavedAuxBytes(k:)` row per token).
+    public static func gemmInterleaved(_ w: WeightMatrix, rows: Range<Int>, qx: UnsafeRawPointer,
+                                       aux: UnsafeRawPointer, tokens: Int,
+                                       out: UnsafeMutablePointer<Float>, outStride: Int) {
+        precondition(w.layout == .interleaved8 && rows.lowerBound % 8 == 0 && rows.upperBound % 8 == 0)
+        if rows.isEmpty || tokens <= 0 { return }
+        #if arch(x86_64)
+        AVX2Interleaved.gemm(w, groups: (rows.lowerBound / 8)..<(rows.upperBound / 8), qx: qx, aux: aux,
+                             tokens: tokens, out: out, outStride: outStride)
+        #else
+        RowInterleave.gemmPortable(w, rows: rows, qx: qx, tokens: tokens, out: out, outStride: outStride)
+        #endif
+    }
+
     /// Portable integer-arithmetic GEMM (same contract as `gemm`): scalar block dot products that compile on every
     /// architecture. Used as the fallback off x86-64 and as a cross-check in tests.
     public static func gemmPortable(weights: UnsafeRawPointer, dtype: DType, k: Int, rows: Range<Int>,

@@ -1,0 +1,63 @@
+// Load-time weight preparation: matrices whose format has a faster in-memory layout (RowInterleave) are copied
+// into it once, and the file pages they came from are handed back to the kernel, so resident memory stays at
+// about one copy of the weights (not the file plus the repacked copy).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Owns the memory of repacked weight matrices; keep it alive as long as the matrices it returned.
+public final class WeightArena: @unchecked Sendable {
+    private var regions: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
+
+    /// Whether repacking is on: `PANGU_REPACK=0` keeps every matrix in the file's layout (for comparisons).
+    public static var repackEnabled: Bool {
+        if let s = getenv("PANGU_REPACK"), String(cString: s) == "0" { return false }
+        return true
+    }
+
+    /// Bytes held in repacked copies.
+    public private(set) var repackedBytes = 0
+
+    /// Creates an empty arena.
+    public init() {}
+
+    /// `w` in the fastest layout for the matmul kernels: an interleaved copy for q8_0/q4_0 (rows a multiple of 8),
+    /// otherwise `w` itself. With `releaseSource`, the source's whole pages are dropped from this process's
+    /// resident set afterwards; only pass it for read-only file mappings (they are re-read from the file if
+    /// touched again), never for anonymous memory, whose contents `MADV_DONTNEED` would discard.
+    public func prepare(_ w: WeightMatrix, releaseSource: Bool, pool: ThreadPool = .shared) -> WeightMatrix {
+        guard Self.repackEnabled, w.layout == .rowMajor, RowInterleave.supports(w.dtype, rows: w.rows, k: w.cols)
+        else { return w }
+        let bytes = w.byteCount
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mapped = (bytes + page - 1) / page * page
+        guard let raw = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              raw != MAP_FAILED else { return w }  // out of address space: the row-major kernels still work
+        #if os(Linux)
+        _ = madvise(raw, mapped, MADV_HUGEPAGE)   // fewer TLB misses while streaming; harmless if unsupported
+        #endif
+        let groups = w.rows / RowInterleave.rows
+        let perChunk = 64
+        pool.parallelFor(chunks: (groups + perChunk - 1) / perChunk) { c in
+            RowInterleave.pack(w, groups: (c * perChunk)..<min(groups, (c + 1) * perChunk), into: raw)
+        }
+        regions.append((raw, mapped))
+        repackedBytes += bytes
+        if releaseSource { Self.releasePages(w.data, bytes: bytes, pageSize: page) }
+        return WeightMatrix(rows: w.rows, cols: w.cols, dtype: w.dtype, data: UnsafeRawPointer(raw), layout: .interleaved8)
+    }
+
+    /// Drops the whole pages inside [p, p + bytes) of a file mapping from the resident set.
+    static func releasePages(_ p: UnsafeRawPointer, bytes: Int, pageSize: Int) {
+        let start = (UInt(bitPattern: p) + UInt(pageSize) - 1) / UInt(pageSize) * UInt(pageSize)
+        let end = (UInt(bitPattern: p) + UInt(bytes)) / UInt(pageSize) * UInt(pageSize)
+        guard end > start, let base = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(base, Int(end - start), MADV_DONTNEED)
+    }
+
+    deinit {
+        for r in regions { munmap(r.pointer, r.bytes) }
+    }
+}
