@@ -10,6 +10,7 @@ import Darwin
 /// Owns the memory of repacked weight matrices; keep it alive as long as the matrices it returned.
 public final class WeightArena: @unchecked Sendable {
     private var regions: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
+    private var owned: [UnsafeMutableRawPointer] = []
 
     /// Whether repacking is on: `PANGU_REPACK=0` keeps every matrix in the file's layout (for comparisons).
     public static var repackEnabled: Bool {
@@ -49,6 +50,17 @@ public final class WeightArena: @unchecked Sendable {
         return WeightMatrix(rows: w.rows, cols: w.cols, dtype: w.dtype, data: UnsafeRawPointer(raw), layout: .interleaved8)
     }
 
+    /// A copy of `v` widened to f32 in memory the arena owns. Small vectors (biases) are copied so that no file
+    /// page is touched after loading: touching one would map back the released pages around it (the kernel maps
+    /// whole page-cache folios on a fault).
+    public func copy(_ v: WeightVector) -> WeightVector {
+        let bytes = max(4, v.count * 4)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        for i in 0..<v.count { p.storeBytes(of: v[i], toByteOffset: 4 * i, as: Float.self) }
+        owned.append(p)
+        return WeightVector(count: v.count, dtype: .f32, data: UnsafeRawPointer(p))
+    }
+
     /// Drops the whole pages inside [p, p + bytes) of a file mapping from the resident set.
     static func releasePages(_ p: UnsafeRawPointer, bytes: Int, pageSize: Int) {
         let start = (UInt(bitPattern: p) + UInt(pageSize) - 1) / UInt(pageSize) * UInt(pageSize)
@@ -59,5 +71,6 @@ public final class WeightArena: @unchecked Sendable {
 
     deinit {
         for r in regions { munmap(r.pointer, r.bytes) }
+        for p in owned { p.deallocate() }
     }
 }

@@ -103,7 +103,9 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
         let arena = WeightArena()
         self.arena = arena
         func matmul(_ t: TensorInfo) -> WeightMatrix { arena.prepare(matrix(t), releaseSource: true) }
-        func vector(_ t: TensorInfo) -> WeightVector { WeightVector(count: t.shape[0], dtype: t.dtype, data: t.data) }
+        func vector(_ t: TensorInfo) -> WeightVector {
+            arena.copy(WeightVector(count: t.shape[0], dtype: t.dtype, data: t.data))
+        }
         func floats(_ t: TensorInfo) -> [Float] { vector(t).toFloats() }
         if !c.hasAttentionBias {
             throw ModelError.unsupportedConfig(file: "config.json", field: "bias",
