@@ -39,14 +39,18 @@ public final class WeightArena: @unchecked Sendable {
         #if os(Linux)
         _ = madvise(raw, mapped, MADV_HUGEPAGE)   // fewer TLB misses while streaming; harmless if unsupported
         #endif
-        let groups = w.rows / RowInterleave.rows
+        let groups = w.rows / RowInterleave.rows, groupBytes = RowInterleave.rows * w.rowBytes
         let perChunk = 64
         pool.parallelFor(chunks: (groups + perChunk - 1) / perChunk) { c in
-            RowInterleave.pack(w, groups: (c * perChunk)..<min(groups, (c + 1) * perChunk), into: raw)
+            let chunk = (c * perChunk)..<min(groups, (c + 1) * perChunk)
+            RowInterleave.pack(w, groups: chunk, into: raw)
+            // Released chunk by chunk, so the peak is one copy plus a few chunks even for the largest tensor.
+            if releaseSource {
+                Self.releasePages(w.data + chunk.lowerBound * groupBytes, bytes: chunk.count * groupBytes, pageSize: page)
+            }
         }
         regions.append((raw, mapped))
         repackedBytes += bytes
-        if releaseSource { Self.releasePages(w.data, bytes: bytes, pageSize: page) }
         return WeightMatrix(rows: w.rows, cols: w.cols, dtype: w.dtype, data: UnsafeRawPointer(raw), layout: .interleaved8)
     }
 
