@@ -20,7 +20,7 @@ final class KernelParityTests: XCTestCase {
     func testMatmulAllFloatTypesDecodeAndPrefill() {
         let pool = ThreadPool(threads: 3)
         for dtype in [DType.f32, .f16, .bf16] {
-            for (rows, cols, tokens) in [(1, 8, 1), (37, 64, 1), (37, 70, 1), (65, 300, 5), (130, 264, 9), (33, 520, 70)] {
+            for (rows, cols, tokens) in [(1, 8, 1), (1, 16, 1), (37, 64, 1), (13, 4096, 1), (37, 70, 1), (65, 300, 5), (130, 264, 9), (33, 520, 70), (21, 4200, 30)] {
                 let (w, buf) = makeMatrix(randomFloats(rows * cols, seed: UInt64(rows * cols)), rows: rows, cols: cols, dtype: dtype)
                 defer { buf.deallocate() }
                 let x = randomFloats(tokens * cols, seed: 7)
