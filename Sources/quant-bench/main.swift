@@ -71,7 +71,7 @@ func bench(_ dtype: DType, rows: Int, k: Int, tokens: Int, cycle: Bool, interlea
             RowInterleave.pack(WeightMatrix(rows: rows, cols: k, dtype: dtype, data: tmp), groups: 0..<(rows / 8), into: w + c * matBytes)
         }
     }
-    let aux = UnsafeMutableRawPointer.allocate(byteCount: QuantKernels.interleavedAuxBytes(k: k) * tokens, alignment: 64)
+    let aux = UnsafeMutableRawPointer.allocate(byteCount: max(1, QuantKernels.interleavedAuxBytes(dtype, k: k) * tokens), alignment: 64)
     defer { aux.deallocate() }
     @inline(__always) func call(_ c: Int) {
         if interleaved {
@@ -81,7 +81,7 @@ func bench(_ dtype: DType, rows: Int, k: Int, tokens: Int, cycle: Bool, interlea
             QuantKernels.gemm(weights: w + c * matBytes, dtype: dtype, k: k, rows: 0..<rows, qx: qx, tokens: tokens, out: out, outStride: rows)
         }
     }
-    for t in 0..<tokens { QuantKernels.interleavedAux(qx + t * afmt.rowBytes(k), k: k, into: aux + t * QuantKernels.interleavedAuxBytes(k: k)) }
+    for t in 0..<tokens { QuantKernels.interleavedAux(qx + t * afmt.rowBytes(k), dtype: dtype, k: k, into: aux + t * QuantKernels.interleavedAuxBytes(dtype, k: k)) }
     // Warm up (touch every copy once).
     for c in 0..<copies {
         call(c)

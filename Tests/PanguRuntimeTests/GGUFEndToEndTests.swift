@@ -59,11 +59,11 @@ final class GGUFEndToEndTests: XCTestCase {
         }
     }
 
-    /// q8_0/q4_0 matrices are repacked into the row-interleaved layout at load; the logits must match the
+    /// q8_0/q4_0/q4_K/q6_K matrices are repacked into the row-interleaved layout at load; the logits must match the
     /// file-layout kernels (PANGU_REPACK=0) up to f32 summation order, for a prompt (prefill tiles) and a
     /// cached single-token step (decode kernels).
     func testRepackedLayoutMatchesFileLayout() throws {
-        for type in ["q8_0", "q4_0"] {
+        for type in ["q8_0", "q4_0", "q4_k_m", "q6_k"] {
             let url = try quantized(type)
             defer { try? FileManager.default.removeItem(at: url) }
             let repacked = try Engine(directory: url, prefault: false)

@@ -1,4 +1,5 @@
-// AVX2 kernels for the row-interleaved q8_0 / q4_0 layouts (see RowInterleave.swift for the byte layout).
+// AVX2 kernels for the row-interleaved q8_0 / q4_0 layouts (see RowInterleave.swift for the byte layout;
+// q4_K / q6_K are in AVX2InterleavedK.swift).
 //
 // One record holds 32 values of 8 rows; register j holds value quad j of all 8 rows (4 bytes per row), so
 // `vpmaddubsw` against the activation quad broadcast to all lanes followed by `vpmaddwd` leaves row r's partial
@@ -10,13 +11,16 @@ import _Builtin_intrinsics.intel
 
 enum AVX2Interleaved {
     /// out[t * outStride + (r - 8·groups.lowerBound)] for rows r of `groups` (8 rows each), tokens t.
-    /// qx: q8_0 activation rows (nb · 34 bytes each); aux: per token and block (d_a as Float, 8·Σa as Int32).
+    /// qx: activation rows in `QuantKernels.activationFormat(for: w.dtype)`; aux: their side data
+    /// (`QuantKernels.interleavedAux`; for q8_0/q4_0 per token and block d_a as Float and 8·Σa as Int32).
     static func gemm(_ w: WeightMatrix, groups: Range<Int>, qx: UnsafeRawPointer, aux: UnsafeRawPointer,
                      tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
-        if w.dtype == .q4_0 {
-            q4(w.data, nb: w.cols / 32, groups, qx, aux, tokens, out, outStride)
-        } else {
-            q8(w.data, nb: w.cols / 32, groups, qx, aux, tokens, out, outStride)
+        switch w.dtype {
+        case .q4_0: q4(w.data, nb: w.cols / 32, groups, qx, aux, tokens, out, outStride)
+        case .q8_0: q8(w.data, nb: w.cols / 32, groups, qx, aux, tokens, out, outStride)
+        case .q4_K: q4K(w.data, nb: w.cols / 256, groups, qx, aux, tokens, out, outStride)
+        case .q6_K: q6K(w.data, nb: w.cols / 256, groups, qx, tokens, out, outStride)
+        default: preconditionFailure("\(w.dtype) has no interleaved layout")
         }
     }
 

@@ -56,24 +56,45 @@ public enum QuantKernels {
         }
     }
 
-    /// Bytes of per-token side data that interleaved weights need next to the q8_0 activations
-    /// (`interleavedAux`): per 32-value block the activation scale as Float and 8·Σ levels as Int32.
-    public static func interleavedAuxBytes(k: Int) -> Int { (k / 32) * 8 }
+    /// Bytes of per-token side data that interleaved `dtype` weights need next to the activations
+    /// (`interleavedAux`): for q8_0/q4_0 per 32-value block the activation scale as Float and 8·Σ levels as Int32;
+    /// for q4_K per super-block the 8 sums of 32 levels as Int16; none for q6_K (it reads the q8_K bsums).
+    public static func interleavedAuxBytes(_ dtype: DType, k: Int) -> Int {
+        switch dtype {
+        case .q8_0, .q4_0: return (k / 32) * 8
+        case .q4_K: return (k / 256) * 16
+        default: return 0
+        }
+    }
 
-    /// Fills the side data for one q8_0 activation row `qx` of `k` values (`interleavedAuxBytes(k:)` bytes).
-    public static func interleavedAux(_ qx: UnsafeRawPointer, k: Int, into aux: UnsafeMutableRawPointer) {
-        for b in 0..<(k / 32) {
-            let ap = qx + 34 * b
-            var s: Int32 = 0
-            for i in 0..<32 { s &+= Int32(ap.load(fromByteOffset: 2 + i, as: Int8.self)) }
-            aux.storeBytes(of: HalfConversion.loadF16(ap), toByteOffset: 8 * b, as: Float.self)
-            aux.storeBytes(of: 8 &* s, toByteOffset: 8 * b + 4, as: Int32.self)
+    /// Fills the side data for one activation row `qx` of `k` values (`interleavedAuxBytes(dtype, k:)` bytes),
+    /// quantised for `dtype` weights.
+    public static func interleavedAux(_ qx: UnsafeRawPointer, dtype: DType, k: Int, into aux: UnsafeMutableRawPointer) {
+        switch dtype {
+        case .q8_0, .q4_0:
+            for b in 0..<(k / 32) {
+                let ap = qx + 34 * b
+                var s: Int32 = 0
+                for i in 0..<32 { s &+= Int32(ap.load(fromByteOffset: 2 + i, as: Int8.self)) }
+                aux.storeBytes(of: HalfConversion.loadF16(ap), toByteOffset: 8 * b, as: Float.self)
+                aux.storeBytes(of: 8 &* s, toByteOffset: 8 * b + 4, as: Int32.self)
+            }
+        case .q4_K:
+            // |A_c| ≤ 32 · 128 fits Int16; q8_K's bsums are the sums of 16.
+            for b in 0..<(k / 256) {
+                for c in 0..<8 {
+                    let s0 = Int16(littleEndian: qx.loadUnaligned(fromByteOffset: 292 * b + 260 + 4 * c, as: Int16.self))
+                    let s1 = Int16(littleEndian: qx.loadUnaligned(fromByteOffset: 292 * b + 262 + 4 * c, as: Int16.self))
+                    aux.storeBytes(of: (s0 &+ s1).littleEndian, toByteOffset: 16 * b + 2 * c, as: Int16.self)
+                }
+            }
+        default: break
         }
     }
 
     /// Product with a row-interleaved matrix (`w.layout == .interleaved8`): same contract as `gemm`, with
-    /// `rows` a range of whole 8-row groups, q8_0 activations `qx` and their side data `aux` (`interleavedAux`,
-    /// one `interleavedAuxBytes(k:)` row per token).
+    /// `rows` a range of whole 8-row groups, activations `qx` (`quantizeActivations`) and their side data `aux`
+    /// (`interleavedAux`, one `interleavedAuxBytes(w.dtype, k:)` row per token).
     public static func gemmInterleaved(_ w: WeightMatrix, rows: Range<Int>, qx: UnsafeRawPointer,
                                        aux: UnsafeRawPointer, tokens: Int,
                                        out: UnsafeMutablePointer<Float>, outStride: Int) {

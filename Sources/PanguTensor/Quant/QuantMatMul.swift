@@ -13,12 +13,12 @@ enum QuantMatMul {
         let qx = UnsafeMutableRawPointer.allocate(byteCount: max(1, actRow * tokens), alignment: 64)
         defer { qx.deallocate() }
         let interleaved = w.layout == .interleaved8
-        let auxRow = interleaved ? QuantKernels.interleavedAuxBytes(k: k) : 0
+        let auxRow = interleaved ? QuantKernels.interleavedAuxBytes(w.dtype, k: k) : 0
         let aux = UnsafeMutableRawPointer.allocate(byteCount: max(1, auxRow * tokens), alignment: 64)
         defer { aux.deallocate() }
         pool.parallelFor(chunks: tokens) { t in
             QuantKernels.quantizeActivations(x + t * k, k: k, weights: w.dtype, into: qx + t * actRow)
-            if interleaved { QuantKernels.interleavedAux(qx + t * actRow, k: k, into: aux + t * auxRow) }
+            if interleaved { QuantKernels.interleavedAux(qx + t * actRow, dtype: w.dtype, k: k, into: aux + t * auxRow) }
         }
         let tokenBlock = 32
         let rowBlocks = (n + rowBlock - 1) / rowBlock
