@@ -60,24 +60,7 @@ enum AVX2Interleaved {
         }
         let g0 = groups.lowerBound
         if tokens == 1 {
-            // Two groups per pass over the activations: each activation quad and scale is loaded once for 16 rows
-            // (long rows such as ffn_down's 12800 values do not stay in L1 while weights stream past).
-            var g = groups.lowerBound
-            while g + 2 <= groups.upperBound {
-                var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
-                var rec0 = w + g * nb * 144, rec1 = rec0 + nb * 144
-                for b in 0..<nb {
-                    let x = aux + 8 * b, ap = qx + 34 * b
-                    let da = _mm256_set1_ps(x.load(as: Float.self)), corr = x.load(fromByteOffset: 4, as: Int32.self)
-                    acc0 = _mm256_fmadd_ps(blockSum(unpack(rec0), ap, corr), _mm256_mul_ps(scales(rec0), da), acc0)
-                    acc1 = _mm256_fmadd_ps(blockSum(unpack(rec1), ap, corr), _mm256_mul_ps(scales(rec1), da), acc1)
-                    rec0 += 144; rec1 += 144
-                }
-                UnsafeMutableRawPointer(out + 8 * (g - g0)).storeBytes(of: unsafeBitCast(acc0, to: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(out + 8 * (g + 1 - g0)).storeBytes(of: unsafeBitCast(acc1, to: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                g += 2
-            }
-            for g in g..<groups.upperBound {
+            for g in groups {
                 var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
                 var rec = w + g * nb * 144
                 var b = 0
