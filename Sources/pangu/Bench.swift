@@ -33,6 +33,7 @@ struct Bench: ParsableCommand {
         _ = try m.forward([SequenceStep(tokens: randomTokens(1), cache: warm)])
 
         var pp: [Double] = [], tg: [Double] = []
+        var kvBytes = 0  // largest KV cache of the run, for the "file + KV cache" memory budget
         for _ in 0..<r {
             if p > 0 {
                 let cache = m.makeCache()
@@ -40,6 +41,7 @@ struct Bench: ParsableCommand {
                 let start = monotonicNanoseconds()
                 _ = try m.forward([SequenceStep(tokens: tokens, cache: cache)])
                 pp.append(Double(p) / (Double(monotonicNanoseconds() - start) / 1e9))
+                kvBytes = max(kvBytes, cache.allocatedBytes)
             }
             if n > 0 {
                 let cache = m.makeCache()
@@ -50,6 +52,7 @@ struct Bench: ParsableCommand {
                     token = logits.indices.max { logits[$0] < logits[$1] }!  // cheap greedy, not timed separately
                 }
                 tg.append(Double(n) / (Double(monotonicNanoseconds() - start) / 1e9))
+                kvBytes = max(kvBytes, cache.allocatedBytes)
             }
         }
         let rss = peakResidentBytes()
@@ -67,7 +70,7 @@ struct Bench: ParsableCommand {
                 "model": loaded.directory.path, "threads": threads, "n_prompt": p, "n_gen": n, "repetitions": r,
                 "pp_tokens_per_s": ppMean, "pp_tokens_per_s_sd": ppSD,
                 "tg_tokens_per_s": tgMean, "tg_tokens_per_s_sd": tgSD,
-                "peak_rss_bytes": rss, "bandwidth_bytes_per_s": bandwidth,
+                "peak_rss_bytes": rss, "bandwidth_bytes_per_s": bandwidth, "kv_bytes": kvBytes,
                 "weight_bytes_per_token": info.weightBytes, "roofline_tg_tokens_per_s": rooflineTokens,
                 "roofline_fraction": tgMean / rooflineTokens, "dtypes": info.dtypes,
             ]
@@ -79,7 +82,7 @@ struct Bench: ParsableCommand {
             if n > 0 { print(String(format: "tg%-5d %10.2f ± %.2f tokens/s", n, tgMean, tgSD)) }
             print(String(format: "memory bandwidth %.1f GB/s → roofline %.2f tokens/s; tg at %.0f%% of roofline",
                          bandwidth / 1e9, rooflineTokens, 100 * tgMean / rooflineTokens))
-            print(String(format: "peak RSS %.2f GB", Double(rss) / 1e9))
+            print(String(format: "peak RSS %.2f GB (KV cache %.2f GB)", Double(rss) / 1e9, Double(kvBytes) / 1e9))
         }
     }
 }
