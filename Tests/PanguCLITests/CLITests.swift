@@ -112,4 +112,21 @@ final class CLITests: XCTestCase {
         r = try run(["tokenize", "--json", "--model", made.path], stdin: "\"hello\"\n\"[unused9]x\"\n", env: env)
         XCTAssertEqual(r.out.split(separator: "\n").count, 2, r.out)
     }
+
+    /// `pangu bench --json` on a checkpoint prints one JSON object with the llama-bench-like fields, all positive,
+    /// and a peak RSS that covers at least the weights it streamed.
+    func testBenchJSON() throws {
+        let dir = fixtures.appendingPathComponent("tiny-f32")
+        let r = try run(["bench", "--model", dir.path, "-p", "8", "-n", "4", "-r", "2", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], r.out)
+        for key in ["pp_tokens_per_s", "tg_tokens_per_s", "peak_rss_bytes", "bandwidth_bytes_per_s",
+                    "weight_bytes_per_token", "roofline_fraction", "kv_bytes"] {
+            let v = try XCTUnwrap((object[key] as? NSNumber)?.doubleValue, "missing \(key) in \(r.out)")
+            XCTAssertGreaterThan(v, 0, key)
+        }
+        let rss = (object["peak_rss_bytes"] as! NSNumber).intValue, weights = (object["weight_bytes_per_token"] as! NSNumber).intValue
+        XCTAssertGreaterThanOrEqual(rss, weights)
+        XCTAssertEqual((object["repetitions"] as? NSNumber)?.intValue, 2)
+    }
 }
