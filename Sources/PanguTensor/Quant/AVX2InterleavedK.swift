@@ -10,7 +10,8 @@
 //   q6_K: row · a = d · (Σ_c sc_c · Σ_{i∈c} q_i a_i − 32 · Σ_c sc_c · B_c)      (B_c = q8_K bsums, 16 values)
 //         levels 0…63: only 2 products (≤ 2 · 63 · 128 each) fit an i16 sum, so two `vpmaddwd` per sub-block.
 // The A_c pairs of q4_K are precomputed per token (`QuantKernels.interleavedAux`), q6_K reads the bsums directly.
-// Prefill tiles are 8 rows × 4 tokens: each level vector is decoded once and used for 4 tokens.
+// Prefill tiles are 16 rows × 4 tokens for q4_K and 8 rows × 4 tokens for q6_K (whose 2-product i16 sums need
+// more registers): each level vector is decoded once and used for 4 tokens.
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 
@@ -27,7 +28,7 @@ extension AVX2Interleaved {
 
     /// q6_K `vpshufb` controls: [i] (i < 4) puts byte i of each row's lane into the high half of both i16s,
     /// [4 + p] bytes 2p and 2p + 1 into the high halves of the two i16s (an arithmetic shift then sign-extends).
-    /// A table so that loops the compiler keeps rolled index it instead of selecting at run time.
+    /// A table, so that loops the compiler leaves rolled index it instead of selecting a control at run time.
     nonisolated(unsafe) static let q6Controls: UnsafePointer<__m256i> = {
         let c = UnsafeMutablePointer<__m256i>.allocate(capacity: 6)
         for i in 0..<4 { c[i] = laneShuffle(0x80, UInt8(i), 0x80, UInt8(i)) }
@@ -200,13 +201,14 @@ extension AVX2Interleaved {
         @inline(__always) func scale(_ rec: UnsafeRawPointer, _ c: Int) -> __m256i {
             _mm256_srai_epi16(_mm256_shuffle_epi8(ld256(rec + 16 + 32 * (c >> 2)), ctrl[c & 3]), 8)
         }
-        /// Σ_c sc_c · B_c per row: scale pairs (sc_2p, sc_2p+1) against bsum pairs.
+        /// The 8 rows' scale pair (sc_2p, sc_2p+1) as sign-extended i16s per lane.
+        @inline(__always) func scalePair(_ rec: UnsafeRawPointer, _ p: Int) -> __m256i {
+            _mm256_srai_epi16(_mm256_shuffle_epi8(ld256(rec + 16 + 32 * (p >> 1)), ctrl[4 + (p & 1)]), 8)
+        }
+        /// Σ_c sc_c · B_c per row: scale pairs against the bsum pairs of activation block `a`.
         @inline(__always) func bsumCorrection(_ rec: UnsafeRawPointer, _ a: UnsafeRawPointer) -> __m256i {
             var corr = _mm256_setzero_si256()
-            for p in 0..<8 {
-                let sp = _mm256_srai_epi16(_mm256_shuffle_epi8(ld256(rec + 16 + 32 * (p >> 1)), ctrl[4 + (p & 1)]), 8)
-                corr = _mm256_add_epi32(corr, _mm256_madd_epi16(sp, bq(a + 260 + 4 * p)))
-            }
+            for p in 0..<8 { corr = _mm256_add_epi32(corr, _mm256_madd_epi16(scalePair(rec, p), bq(a + 260 + 4 * p))) }
             return corr
         }
         /// Levels of kind `k` (values 128n + 32k + 4q + i) from the record's ql/qh vectors for quad q of half n;
@@ -224,9 +226,11 @@ extension AVX2Interleaved {
             }
             return _mm256_or_si256(low, _mm256_and_si256(high, m30))
         }
-        @inline(__always) func finish(_ rec: UnsafeRawPointer, _ a: UnsafeRawPointer, _ isum: __m256i, _ acc: __m256) -> __m256 {
+        /// Adds d_a · d · (isum − 32 · corr) for one record and one token to `acc`.
+        @inline(__always) func finish(_ rec: UnsafeRawPointer, _ a: UnsafeRawPointer, _ isum: __m256i, _ corr: __m256i,
+                                      _ acc: __m256) -> __m256 {
             let d = _mm256_mul_ps(scales(rec), _mm256_set1_ps(a.loadUnaligned(as: Float.self)))
-            let s = _mm256_sub_epi32(isum, _mm256_slli_epi32(bsumCorrection(rec, a), 5))
+            let s = _mm256_sub_epi32(isum, _mm256_slli_epi32(corr, 5))
             return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), d, acc)
         }
         let g0 = groups.lowerBound
@@ -257,7 +261,7 @@ extension AVX2Interleaved {
                             }
                         }
                     }
-                    acc = finish(rec, a, isum, acc)
+                    acc = finish(rec, a, isum, bsumCorrection(rec, a), acc)
                     rec += rb
                 }
                 UnsafeMutableRawPointer(out + 8 * (g - g0)).storeBytes(of: unsafeBitCast(acc, to: SIMD8<Float>.self), as: SIMD8<Float>.self)
@@ -296,8 +300,17 @@ extension AVX2Interleaved {
                         }
                     }
                     for n in 0..<2 { kind(n, 0); kind(n, 1); kind(n, 2); kind(n, 3) }
-                    c0 = finish(rec, a0, i0, c0); c1 = finish(rec, a1, i1, c1)
-                    c2 = finish(rec, a2, i2, c2); c3 = finish(rec, a3, i3, c3)
+                    // Each scale pair once for the 4 tokens' bsum corrections.
+                    var k0 = _mm256_setzero_si256(), k1 = k0, k2 = k0, k3 = k0
+                    for p in 0..<8 {
+                        let sp = scalePair(rec, p), o = 260 + 4 * p
+                        k0 = _mm256_add_epi32(k0, _mm256_madd_epi16(sp, bq(a0 + o)))
+                        k1 = _mm256_add_epi32(k1, _mm256_madd_epi16(sp, bq(a1 + o)))
+                        k2 = _mm256_add_epi32(k2, _mm256_madd_epi16(sp, bq(a2 + o)))
+                        k3 = _mm256_add_epi32(k3, _mm256_madd_epi16(sp, bq(a3 + o)))
+                    }
+                    c0 = finish(rec, a0, i0, k0, c0); c1 = finish(rec, a1, i1, k1, c1)
+                    c2 = finish(rec, a2, i2, k2, c2); c3 = finish(rec, a3, i3, k3, c3)
                     rec += rb
                 }
                 store4(out, outStride, t0, tokens, 8 * (g - g0), c0, c1, c2, c3)
