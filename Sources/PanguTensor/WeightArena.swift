@@ -24,7 +24,7 @@ public final class WeightArena: @unchecked Sendable {
     /// Creates an empty arena.
     public init() {}
 
-    /// `w` in the fastest layout for the matmul kernels: an interleaved copy for q8_0/q4_0 (rows a multiple of 8),
+    /// `w` in the fastest layout for the matmul kernels: an interleaved copy for q8_0/q4_0/q4_K/q6_K (rows a multiple of 8),
     /// otherwise `w` itself. With `releaseSource`, the source's whole pages are dropped from this process's
     /// resident set afterwards; only pass it for read-only file mappings (they are re-read from the file if
     /// touched again), never for anonymous memory, whose contents `MADV_DONTNEED` would discard.

@@ -10,7 +10,8 @@
 //   q6_K: row · a = d · (Σ_c sc_c · Σ_{i∈c} q_i a_i − 32 · Σ_c sc_c · B_c)      (B_c = q8_K bsums, 16 values)
 //         levels 0…63: only 2 products (≤ 2 · 63 · 128 each) fit an i16 sum, so two `vpmaddwd` per sub-block.
 // The A_c pairs of q4_K are precomputed per token (`QuantKernels.interleavedAux`), q6_K reads the bsums directly.
-// Prefill tiles are 8 rows × 4 tokens: each level vector is decoded once and used for 4 tokens.
+// Prefill tiles are 16 rows × 4 tokens for q4_K and 8 rows × 4 tokens for q6_K (whose 2-product i16 sums need
+// more registers): each level vector is decoded once and used for 4 tokens.
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 
@@ -27,7 +28,7 @@ extension AVX2Interleaved {
 
     /// q6_K `vpshufb` controls: [i] (i < 4) puts byte i of each row's lane into the high half of both i16s,
     /// [4 + p] bytes 2p and 2p + 1 into the high halves of the two i16s (an arithmetic shift then sign-extends).
-    /// A table so that loops the compiler keeps rolled index it instead of selecting at run time.
+    /// A table, so that loops the compiler leaves rolled index it instead of selecting a control at run time.
     nonisolated(unsafe) static let q6Controls: UnsafePointer<__m256i> = {
         let c = UnsafeMutablePointer<__m256i>.allocate(capacity: 6)
         for i in 0..<4 { c[i] = laneShuffle(0x80, UInt8(i), 0x80, UInt8(i)) }
@@ -111,47 +112,81 @@ extension AVX2Interleaved {
             }
             return
         }
-        // Prefill: 8 rows × 4 tokens; sub-block by sub-block so 4 i16 and 4 i32 accumulators stay in registers.
-        for g in groups {
+        // Prefill: 16 rows (groups g, g + 1) × 4 tokens, sub-block by sub-block: each activation broadcast feeds
+        // both groups and each level vector 4 tokens, with the 8 i16 sums in registers (fewer loads per multiply
+        // than 8 × 4 tiles). A lone last group is paired with itself and stored once. The sums go to `sums` and
+        // are scaled after all 8 sub-blocks: with the scales and i32 totals live across the loops instead, the
+        // compiler spilled an i16 accumulator inside them (a store-to-load chain on every iteration).
+        let sums = UnsafeMutablePointer<__m256i>.allocate(capacity: 64)
+        defer { sums.deallocate() }
+        var g = groups.lowerBound
+        while g < groups.upperBound {
+            let gB = min(g + 1, groups.upperBound - 1)
             for t0 in stride(from: 0, to: tokens, by: 4) {
                 let t1 = min(t0 + 1, tokens - 1), t2 = min(t0 + 2, tokens - 1), t3 = min(t0 + 3, tokens - 1)
-                var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
-                var rec = w + g * nb * rb
+                var cA0 = _mm256_setzero_ps(), cA1 = cA0, cA2 = cA0, cA3 = cA0
+                var cB0 = cA0, cB1 = cA0, cB2 = cA0, cB3 = cA0
+                var recA = w + g * nb * rb, recB = w + gB * nb * rb
                 for b in 0..<nb {
                     let a0 = qx + t0 * arb + 292 * b, a1 = qx + t1 * arb + 292 * b
                     let a2 = qx + t2 * arb + 292 * b, a3 = qx + t3 * arb + 292 * b
-                    let sm = q4KScalesMins(rec)
-                    var i0 = _mm256_setzero_si256(), i1 = i0, i2 = i0, i3 = i0
-                    /// Sub-block c: low (`high` false) or high nibbles of vectors 8(c/2)…, scale `sc`, for 4 tokens.
-                    @inline(__always) func sub(_ c: Int, _ high: Bool, _ sc: __m256i) {
-                        var s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0
-                        let base = rec + 128 + 32 * 8 * (c / 2), o = 4 + 32 * c
+                    /// Sub-block c: i16 sums of the low (`high` false) or high nibbles of vectors 8(c/2)… into
+                    /// sums[8c…]: group A tokens 0…3, then group B.
+                    @inline(__always) func sub(_ c: Int, _ high: Bool) {
+                        var sA0 = _mm256_setzero_si256(), sA1 = sA0, sA2 = sA0, sA3 = sA0
+                        var sB0 = sA0, sB1 = sA0, sB2 = sA0, sB3 = sA0
+                        let off = 128 + 32 * 8 * (c / 2), o = 4 + 32 * c
                         for q in 0..<8 {
-                            let l = ld256(base + 32 * q)
-                            let lv = _mm256_and_si256(high ? _mm256_srli_epi16(l, 4) : l, m0f)
-                            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(lv, bq(a0 + o + 4 * q)))
-                            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(lv, bq(a1 + o + 4 * q)))
-                            s2 = _mm256_add_epi16(s2, _mm256_maddubs_epi16(lv, bq(a2 + o + 4 * q)))
-                            s3 = _mm256_add_epi16(s3, _mm256_maddubs_epi16(lv, bq(a3 + o + 4 * q)))
+                            let lA = ld256(recA + off + 32 * q), lB = ld256(recB + off + 32 * q)
+                            let vA = _mm256_and_si256(high ? _mm256_srli_epi16(lA, 4) : lA, m0f)
+                            let vB = _mm256_and_si256(high ? _mm256_srli_epi16(lB, 4) : lB, m0f)
+                            let x0 = bq(a0 + o + 4 * q), x1 = bq(a1 + o + 4 * q)
+                            sA0 = _mm256_add_epi16(sA0, _mm256_maddubs_epi16(vA, x0))
+                            sB0 = _mm256_add_epi16(sB0, _mm256_maddubs_epi16(vB, x0))
+                            sA1 = _mm256_add_epi16(sA1, _mm256_maddubs_epi16(vA, x1))
+                            sB1 = _mm256_add_epi16(sB1, _mm256_maddubs_epi16(vB, x1))
+                            let x2 = bq(a2 + o + 4 * q), x3 = bq(a3 + o + 4 * q)
+                            sA2 = _mm256_add_epi16(sA2, _mm256_maddubs_epi16(vA, x2))
+                            sB2 = _mm256_add_epi16(sB2, _mm256_maddubs_epi16(vB, x2))
+                            sA3 = _mm256_add_epi16(sA3, _mm256_maddubs_epi16(vA, x3))
+                            sB3 = _mm256_add_epi16(sB3, _mm256_maddubs_epi16(vB, x3))
                         }
-                        i0 = _mm256_add_epi32(i0, _mm256_madd_epi16(s0, sc))
-                        i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(s1, sc))
-                        i2 = _mm256_add_epi32(i2, _mm256_madd_epi16(s2, sc))
-                        i3 = _mm256_add_epi32(i3, _mm256_madd_epi16(s3, sc))
+                        let s = sums + 8 * c
+                        s[0] = sA0; s[1] = sA1; s[2] = sA2; s[3] = sA3
+                        s[4] = sB0; s[5] = sB1; s[6] = sB2; s[7] = sB3
                     }
-                    sub(0, false, _mm256_shuffle_epi8(sm.sLo, dup0)); sub(1, true, _mm256_shuffle_epi8(sm.sLo, dup1))
-                    sub(2, false, _mm256_shuffle_epi8(sm.sLo, dup2)); sub(3, true, _mm256_shuffle_epi8(sm.sLo, dup3))
-                    sub(4, false, _mm256_shuffle_epi8(sm.sHi, dup0)); sub(5, true, _mm256_shuffle_epi8(sm.sHi, dup1))
-                    sub(6, false, _mm256_shuffle_epi8(sm.sHi, dup2)); sub(7, true, _mm256_shuffle_epi8(sm.sHi, dup3))
-                    let mp = minPairs(sm)
-                    c0 = finish(rec, a0, i0, q4KMinCorrection(mp, aux + t0 * xrb + 16 * b), c0)
-                    c1 = finish(rec, a1, i1, q4KMinCorrection(mp, aux + t1 * xrb + 16 * b), c1)
-                    c2 = finish(rec, a2, i2, q4KMinCorrection(mp, aux + t2 * xrb + 16 * b), c2)
-                    c3 = finish(rec, a3, i3, q4KMinCorrection(mp, aux + t3 * xrb + 16 * b), c3)
-                    rec += rb
+                    sub(0, false); sub(1, true); sub(2, false); sub(3, true)
+                    sub(4, false); sub(5, true); sub(6, false); sub(7, true)
+                    /// One group's 4 tokens: Σ_c sums · scale_c, min correction, scaled into the float sums.
+                    @inline(__always) func scaleGroup(_ rec: UnsafeRawPointer, _ k: Int,
+                                                      _ c0: inout __m256, _ c1: inout __m256, _ c2: inout __m256, _ c3: inout __m256) {
+                        let sm = q4KScalesMins(rec)
+                        var i0 = _mm256_setzero_si256(), i1 = i0, i2 = i0, i3 = i0
+                        @inline(__always) func add(_ c: Int, _ sc: __m256i) {
+                            let s = sums + 8 * c + k
+                            i0 = _mm256_add_epi32(i0, _mm256_madd_epi16(s[0], sc))
+                            i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(s[1], sc))
+                            i2 = _mm256_add_epi32(i2, _mm256_madd_epi16(s[2], sc))
+                            i3 = _mm256_add_epi32(i3, _mm256_madd_epi16(s[3], sc))
+                        }
+                        add(0, _mm256_shuffle_epi8(sm.sLo, dup0)); add(1, _mm256_shuffle_epi8(sm.sLo, dup1))
+                        add(2, _mm256_shuffle_epi8(sm.sLo, dup2)); add(3, _mm256_shuffle_epi8(sm.sLo, dup3))
+                        add(4, _mm256_shuffle_epi8(sm.sHi, dup0)); add(5, _mm256_shuffle_epi8(sm.sHi, dup1))
+                        add(6, _mm256_shuffle_epi8(sm.sHi, dup2)); add(7, _mm256_shuffle_epi8(sm.sHi, dup3))
+                        let mp = minPairs(sm)
+                        c0 = finish(rec, a0, i0, q4KMinCorrection(mp, aux + t0 * xrb + 16 * b), c0)
+                        c1 = finish(rec, a1, i1, q4KMinCorrection(mp, aux + t1 * xrb + 16 * b), c1)
+                        c2 = finish(rec, a2, i2, q4KMinCorrection(mp, aux + t2 * xrb + 16 * b), c2)
+                        c3 = finish(rec, a3, i3, q4KMinCorrection(mp, aux + t3 * xrb + 16 * b), c3)
+                    }
+                    scaleGroup(recA, 0, &cA0, &cA1, &cA2, &cA3)
+                    scaleGroup(recB, 4, &cB0, &cB1, &cB2, &cB3)
+                    recA += rb; recB += rb
                 }
-                store4(out, outStride, t0, tokens, 8 * (g - g0), c0, c1, c2, c3)
+                store4(out, outStride, t0, tokens, 8 * (g - g0), cA0, cA1, cA2, cA3)
+                if gB != g { store4(out, outStride, t0, tokens, 8 * (gB - g0), cB0, cB1, cB2, cB3) }
             }
+            g += 2
         }
     }
 
@@ -166,13 +201,14 @@ extension AVX2Interleaved {
         @inline(__always) func scale(_ rec: UnsafeRawPointer, _ c: Int) -> __m256i {
             _mm256_srai_epi16(_mm256_shuffle_epi8(ld256(rec + 16 + 32 * (c >> 2)), ctrl[c & 3]), 8)
         }
-        /// Σ_c sc_c · B_c per row: scale pairs (sc_2p, sc_2p+1) against bsum pairs.
+        /// The 8 rows' scale pair (sc_2p, sc_2p+1) as sign-extended i16s per lane.
+        @inline(__always) func scalePair(_ rec: UnsafeRawPointer, _ p: Int) -> __m256i {
+            _mm256_srai_epi16(_mm256_shuffle_epi8(ld256(rec + 16 + 32 * (p >> 1)), ctrl[4 + (p & 1)]), 8)
+        }
+        /// Σ_c sc_c · B_c per row: scale pairs against the bsum pairs of activation block `a`.
         @inline(__always) func bsumCorrection(_ rec: UnsafeRawPointer, _ a: UnsafeRawPointer) -> __m256i {
             var corr = _mm256_setzero_si256()
-            for p in 0..<8 {
-                let sp = _mm256_srai_epi16(_mm256_shuffle_epi8(ld256(rec + 16 + 32 * (p >> 1)), ctrl[4 + (p & 1)]), 8)
-                corr = _mm256_add_epi32(corr, _mm256_madd_epi16(sp, bq(a + 260 + 4 * p)))
-            }
+            for p in 0..<8 { corr = _mm256_add_epi32(corr, _mm256_madd_epi16(scalePair(rec, p), bq(a + 260 + 4 * p))) }
             return corr
         }
         /// Levels of kind `k` (values 128n + 32k + 4q + i) from the record's ql/qh vectors for quad q of half n;
@@ -190,9 +226,11 @@ extension AVX2Interleaved {
             }
             return _mm256_or_si256(low, _mm256_and_si256(high, m30))
         }
-        @inline(__always) func finish(_ rec: UnsafeRawPointer, _ a: UnsafeRawPointer, _ isum: __m256i, _ acc: __m256) -> __m256 {
+        /// Adds d_a · d · (isum − 32 · corr) for one record and one token to `acc`.
+        @inline(__always) func finish(_ rec: UnsafeRawPointer, _ a: UnsafeRawPointer, _ isum: __m256i, _ corr: __m256i,
+                                      _ acc: __m256) -> __m256 {
             let d = _mm256_mul_ps(scales(rec), _mm256_set1_ps(a.loadUnaligned(as: Float.self)))
-            let s = _mm256_sub_epi32(isum, _mm256_slli_epi32(bsumCorrection(rec, a), 5))
+            let s = _mm256_sub_epi32(isum, _mm256_slli_epi32(corr, 5))
             return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), d, acc)
         }
         let g0 = groups.lowerBound
@@ -223,7 +261,7 @@ extension AVX2Interleaved {
                             }
                         }
                     }
-                    acc = finish(rec, a, isum, acc)
+                    acc = finish(rec, a, isum, bsumCorrection(rec, a), acc)
                     rec += rb
                 }
                 UnsafeMutableRawPointer(out + 8 * (g - g0)).storeBytes(of: unsafeBitCast(acc, to: SIMD8<Float>.self), as: SIMD8<Float>.self)
@@ -262,8 +300,17 @@ extension AVX2Interleaved {
                         }
                     }
                     for n in 0..<2 { kind(n, 0); kind(n, 1); kind(n, 2); kind(n, 3) }
-                    c0 = finish(rec, a0, i0, c0); c1 = finish(rec, a1, i1, c1)
-                    c2 = finish(rec, a2, i2, c2); c3 = finish(rec, a3, i3, c3)
+                    // Each scale pair once for the 4 tokens' bsum corrections.
+                    var k0 = _mm256_setzero_si256(), k1 = k0, k2 = k0, k3 = k0
+                    for p in 0..<8 {
+                        let sp = scalePair(rec, p), o = 260 + 4 * p
+                        k0 = _mm256_add_epi32(k0, _mm256_madd_epi16(sp, bq(a0 + o)))
+                        k1 = _mm256_add_epi32(k1, _mm256_madd_epi16(sp, bq(a1 + o)))
+                        k2 = _mm256_add_epi32(k2, _mm256_madd_epi16(sp, bq(a2 + o)))
+                        k3 = _mm256_add_epi32(k3, _mm256_madd_epi16(sp, bq(a3 + o)))
+                    }
+                    c0 = finish(rec, a0, i0, k0, c0); c1 = finish(rec, a1, i1, k1, c1)
+                    c2 = finish(rec, a2, i2, k2, c2); c3 = finish(rec, a3, i3, k3, c3)
                     rec += rb
                 }
                 store4(out, outStride, t0, tokens, 8 * (g - g0), c0, c1, c2, c3)

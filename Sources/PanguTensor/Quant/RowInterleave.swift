@@ -88,10 +88,11 @@ public enum RowInterleave {
                 for r in 0..<8 {
                     let src = w.data + (8 * g + r) * nb * bb + b * bb
                     for c in map {
+                        let dst = rec + c.record + c.size * r
                         if c.size == 2 {
-                            (rec + c.record + 2 * r).storeBytes(of: src.loadUnaligned(fromByteOffset: c.block, as: UInt16.self), as: UInt16.self)
+                            dst.storeBytes(of: src.loadUnaligned(fromByteOffset: c.block, as: UInt16.self), as: UInt16.self)
                         } else {
-                            (rec + c.record + 4 * r).storeBytes(of: src.loadUnaligned(fromByteOffset: c.block, as: UInt32.self), as: UInt32.self)
+                            dst.storeBytes(of: src.loadUnaligned(fromByteOffset: c.block, as: UInt32.self), as: UInt32.self)
                         }
                     }
                 }
@@ -108,10 +109,11 @@ public enum RowInterleave {
         for b in 0..<nb {
             let rec = w.data + ((r / 8) * nb + b) * rb, dst = out + b * bb
             for c in map {
+                let src = rec + c.record + c.size * lane
                 if c.size == 2 {
-                    dst.storeBytes(of: rec.loadUnaligned(fromByteOffset: c.record + 2 * lane, as: UInt16.self), toByteOffset: c.block, as: UInt16.self)
+                    dst.storeBytes(of: src.loadUnaligned(as: UInt16.self), toByteOffset: c.block, as: UInt16.self)
                 } else {
-                    dst.storeBytes(of: rec.loadUnaligned(fromByteOffset: c.record + 4 * lane, as: UInt32.self), toByteOffset: c.block, as: UInt32.self)
+                    dst.storeBytes(of: src.loadUnaligned(as: UInt32.self), toByteOffset: c.block, as: UInt32.self)
                 }
             }
         }
