@@ -106,7 +106,8 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
         func vector(_ t: TensorInfo) -> WeightVector {
             arena.copy(WeightVector(count: t.shape[0], dtype: t.dtype, data: t.data))
         }
-        func floats(_ t: TensorInfo) -> [Float] { vector(t).toFloats() }
+        // Norm weights are read once here into arrays, so they need no arena copy.
+        func floats(_ t: TensorInfo) -> [Float] { WeightVector(count: t.shape[0], dtype: t.dtype, data: t.data).toFloats() }
         if !c.hasAttentionBias {
             throw ModelError.unsupportedConfig(file: "config.json", field: "bias",
                                                detail: "Pangu Embedded checkpoints carry q/k/v/o biases")

@@ -4,7 +4,7 @@
 // One record holds 32 values of 8 rows; register j holds value quad j of all 8 rows (4 bytes per row), so
 // `vpmaddubsw` against the activation quad broadcast to all lanes followed by `vpmaddwd` leaves row r's partial
 // sum in 32-bit lane r. q4_0 levels stay unsigned (0…15): Σ (q − 8)·a = Σ q·a − 8·Σ a, with 8·Σ a per activation
-// block precomputed (`ActivationAux`), and 8 products of ≤ 2·15·127 fit the 16-bit sums. q8_0 levels are signed,
+// block precomputed (`QuantKernels.interleavedAux`), and 8 products of ≤ 2·15·127 fit the 16-bit sums. q8_0 levels are signed,
 // so they use the |w| × sign(a, w) trick and widen to 32 bits after every quad.
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
@@ -71,7 +71,7 @@ enum AVX2Interleaved {
                 }
                 while b + 1 < nb { step(b, rec, &acc0); step(b + 1, rec + 144, &acc1); rec += 288; b += 2 }
                 if b < nb { step(b, rec, &acc0) }
-                UnsafeMutableRawPointer(out + 8 * (g - g0)).storeBytes(of: unsafeBitCast(_mm256_add_ps(acc0, acc1), to: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                store8(_mm256_add_ps(acc0, acc1), out + 8 * (g - g0))
             }
             return
         }
@@ -122,7 +122,7 @@ enum AVX2Interleaved {
                 var b = 0
                 while b + 1 < nb { step(b, rec, &acc0); step(b + 1, rec + 272, &acc1); rec += 544; b += 2 }
                 if b < nb { step(b, rec, &acc0) }
-                UnsafeMutableRawPointer(out + 8 * (g - g0)).storeBytes(of: unsafeBitCast(_mm256_add_ps(acc0, acc1), to: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                store8(_mm256_add_ps(acc0, acc1), out + 8 * (g - g0))
             }
             return
         }
@@ -160,11 +160,14 @@ enum AVX2Interleaved {
     static func store4(_ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ t0: Int, _ tokens: Int, _ col: Int,
                        _ c0: __m256, _ c1: __m256, _ c2: __m256, _ c3: __m256) {
         @inline(__always) func put(_ j: Int, _ c: __m256) {
-            guard j < tokens - t0 else { return }
-            UnsafeMutableRawPointer(out + (t0 + j) * outStride + col)
-                .storeBytes(of: unsafeBitCast(c, to: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            if j < tokens - t0 { store8(c, out + (t0 + j) * outStride + col) }
         }
         put(0, c0); put(1, c1); put(2, c2); put(3, c3)
+    }
+
+    /// Stores one group's 8 row results.
+    @inline(__always) static func store8(_ v: __m256, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 }
 #endif

@@ -108,7 +108,7 @@ extension AVX2Interleaved {
                     acc = finish(rec, a, isum, q4KMinCorrection(minPairs(sm), aux + 16 * b), acc)
                     rec += rb
                 }
-                UnsafeMutableRawPointer(out + 8 * (g - g0)).storeBytes(of: unsafeBitCast(acc, to: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                store8(acc, out + 8 * (g - g0))
             }
             return
         }
@@ -264,7 +264,7 @@ extension AVX2Interleaved {
                     acc = finish(rec, a, isum, bsumCorrection(rec, a), acc)
                     rec += rb
                 }
-                UnsafeMutableRawPointer(out + 8 * (g - g0)).storeBytes(of: unsafeBitCast(acc, to: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                store8(acc, out + 8 * (g - g0))
             }
             return
         }

@@ -57,7 +57,7 @@ public enum QuantKernels {
     }
 
     /// Bytes of per-token side data that interleaved `dtype` weights need next to the activations
-    /// (`interleavedAux`): for q8_0/q4_0 per 32-value block the activation scale as Float and 8·Σ levels as Int32;
+    /// (`interleavedAux`): for q8_0/q4_0 per 32-value block the activation scale as Float and (q4_0) 8·Σ levels as Int32;
     /// for q4_K per super-block the 8 sums of 32 levels as Int16; none for q6_K (it reads the q8_K bsums).
     public static func interleavedAuxBytes(_ dtype: DType, k: Int) -> Int {
         switch dtype {
@@ -75,7 +75,8 @@ public enum QuantKernels {
             for b in 0..<(k / 32) {
                 let ap = qx + 34 * b
                 var s: Int32 = 0
-                for i in 0..<32 { s &+= Int32(ap.load(fromByteOffset: 2 + i, as: Int8.self)) }
+                // Only the q4_0 kernels subtract 8·Σa (their levels are stored unsigned); q8_0 leaves it 0.
+                if dtype == .q4_0 { for i in 0..<32 { s &+= Int32(ap.load(fromByteOffset: 2 + i, as: Int8.self)) } }
                 aux.storeBytes(of: HalfConversion.loadF16(ap), toByteOffset: 8 * b, as: Float.self)
                 aux.storeBytes(of: 8 &* s, toByteOffset: 8 * b + 4, as: Int32.self)
             }
