@@ -51,11 +51,11 @@ struct AttentionBlock {
                              inverseFrequencies: inverseFrequencies)
             }
             // Append this sequence's keys/values at positions start..<start+n, then attend over 0..<start+n.
-            let keys = step.cache.keys(layer), values = step.cache.values(layer)
-            (keys + start * kvDim).update(from: k + first * kvDim, count: n * kvDim)
-            (values + start * kvDim).update(from: v + first * kvDim, count: n * kvDim)
-            Kernels.attention(q: q + first * qDim, keys: keys, values: values, tokens: n, firstPosition: start,
-                              heads: heads, kvHeads: kvHeads, headDim: headDim, into: att + first * qDim)
+            let kv = step.cache.paged(layer: layer)
+            kv.store(k + first * kvDim, positions: start, count: n, kvHeads: kvHeads, headDim: headDim, values: false)
+            kv.store(v + first * kvDim, positions: start, count: n, kvHeads: kvHeads, headDim: headDim, values: true)
+            Kernels.pagedAttention(q: q + first * qDim, cache: kv, tokens: n, firstPosition: start, heads: heads,
+                                   kvHeads: kvHeads, headDim: headDim, into: att + first * qDim)
             first += n
         }
         Kernels.matmul(att, tokens: total, w.wo, bias: w.bo, into: out)  // [T, D]
