@@ -32,7 +32,9 @@ public struct ModelInfo: Sendable {
     public let contextLength: Int
     /// Number of parameters (elements of every used tensor).
     public let parameterCount: Int
-    /// Bytes of weight data the kernels read per decoded token.
+    /// Bytes of weight data the kernels read per decoded token: the *active* weights (for a mixture of experts,
+    /// only the selected experts; the embedding matrix contributes one row, so it is not counted unless it is
+    /// also the output matrix). This is what bounds decode speed by memory bandwidth.
     public let weightBytes: Int
     /// Storage types of the weights and how many tensors use each.
     public let dtypes: [String: Int]
@@ -42,6 +44,10 @@ public struct ModelInfo: Sendable {
     public let bosTokenId: Int?
     /// Bytes of weights repacked at load time into a faster in-memory layout (`WeightArena`); 0 when none.
     public var repackedBytes: Int = 0
+    /// Bytes of all weight tensors this process holds (for a mixture of experts, every expert).
+    public var totalWeightBytes: Int = 0
+    /// Routed experts per layer and experts selected per token (0 and 0 for dense models).
+    public var experts: Int = 0, expertsPerToken: Int = 0
 
     /// KV-cache bytes per position (f32 keys and values of every layer).
     public var kvBytesPerToken: Int { layers * 2 * kvHeads * headDim * 4 }
