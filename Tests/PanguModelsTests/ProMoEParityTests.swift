@@ -129,3 +129,26 @@ final class ProMoEParityTests: XCTestCase {
         XCTAssertEqual(info.repackedBytes, 0)  // f32: nothing to repack
     }
 }
+
+/// Expert parallelism hook: an ownership filter leaves the other ranks' experts unresolved (their pages are never
+/// touched) while every non-expert tensor is still loaded.
+final class ProMoEOwnershipTests: XCTestCase {
+    func testOwnershipFilterDropsOnlyOtherRanksExperts() throws {
+        let dir = fixture("moe-f32")
+        let full = try ModelRegistry.load(directory: dir)
+        let half = try ModelRegistry.load(directory: dir, options: ModelLoadOptions(owns: { role, _, expert in
+            !role.isExpert || expert! % 2 == 0
+        }))
+        let checkpoint = try SafetensorsCheckpoint(directory: dir)
+        let oddExperts = checkpoint.tensorNames.filter { name in
+            guard let r = name.range(of: ".mlp.experts.") else { return false }
+            return Int(name[r.upperBound...].prefix { $0.isNumber })! % 2 == 1
+        }.reduce(0) { $0 + checkpoint.tensor($1)!.byteCount }
+        XCTAssertGreaterThan(oddExperts, 0)
+        XCTAssertEqual(half.info.totalWeightBytes, full.info.totalWeightBytes - oddExperts)
+        // The partial model still runs: its MoE adds only its own experts (summing ranks per layer is the caller's job).
+        let logits = try half.forward([SequenceStep(tokens: [1, 2, 3], cache: half.makeCache())])[0]
+        XCTAssertEqual(logits.count, half.info.vocabularySize)
+        XCTAssertTrue(logits.allSatisfy(\.isFinite))
+    }
+}
