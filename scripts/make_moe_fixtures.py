@@ -453,7 +453,6 @@ def make_variant(ref, v, root):
     gap_all = min(routing_of(lg, E, K, tied)[1] for per_layer in probe.logits for lg in per_layer)
     assert gap_all > 1e-2, f"{name}: router top-2 gap {gap_all} too small for a robust golden; change the seed"
     if tied:
-        G = E // K
         for layer_sel in selected:
             for tok in layer_sel:
                 for grp in tied:
