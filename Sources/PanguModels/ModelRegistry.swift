@@ -57,6 +57,7 @@ public enum ModelRegistry {
     /// Supported architectures, one line each.
     public static let architectures: [ModelArchitecture] = [
         .panguEmbedded,  // Architectures/PanguEmbedded+Registration.swift
+        .panguProMoE,    // Architectures/PanguProMoE+Registration.swift
     ]
 
     /// Every name a config.json may use, for messages.
