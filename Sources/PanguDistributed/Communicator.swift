@@ -142,10 +142,18 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Replaces `values` on every rank by rank `root`'s array (any length: the length is sent first).
-    public func broadcast<T: DistributedScalar>(_ values: inout [T], root: Int = 0) throws {
+    /// - Parameter idleWait: wait for the root by polling with short sleeps instead of MPI's busy spin. For ranks
+    ///   that wait an unbounded time for the next command (between server requests); it adds up to about a
+    ///   millisecond of latency, so not for per-token traffic. All ranks of one call must pass the same value (MPI
+    ///   never matches a blocking broadcast with a non-blocking one).
+    public func broadcast<T: DistributedScalar>(_ values: inout [T], root: Int = 0, idleWait: Bool = false) throws {
         try locked {
             var count = Int64(values.count)
-            try check("MPI_Bcast", MPI_Bcast(&count, 1, cmpi_int64(), Int32(clamping: root), comm))
+            if idleWait {
+                try idleBroadcast(&count, root: root)
+            } else {
+                try check("MPI_Bcast", MPI_Bcast(&count, 1, cmpi_int64(), Int32(clamping: root), comm))
+            }
             guard count >= 0, count <= Int64(Int32.max) else {
                 throw DistributedError.countTooLarge(call: "MPI_Bcast", count: Int(count))
             }
@@ -234,6 +242,29 @@ public final class Communicator: @unchecked Sendable {
                 try check("MPI_Finalize", MPI_Finalize())
             }
             state = .finalized
+        }
+    }
+
+    /// A one-value broadcast that sleeps while it waits: MPI_Ibcast, then MPI_Test with sleeps growing from 20 µs
+    /// to 1 ms (Open MPI's blocking calls spin a core at 100% for as long as they wait).
+    private func idleBroadcast(_ value: inout Int64, root: Int) throws {
+        // MPI writes the value after MPI_Ibcast returns, so it needs an address that outlives the call.
+        let slot = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        slot.initialize(to: value)
+        var request = cmpi_request_null()
+        try check("MPI_Ibcast", MPI_Ibcast(slot, 1, cmpi_int64(), Int32(clamping: root), comm, &request))
+        // An error below leaves the request pending, so the slot is never freed then (8 bytes, on a failed job).
+        var done: Int32 = 0, pause = 20_000  // ns
+        while true {
+            try check("MPI_Test", MPI_Test(&request, &done, cmpi_status_ignore()))
+            if done != 0 {
+                value = slot.pointee
+                slot.deallocate()
+                return
+            }
+            var ts = timespec(tv_sec: 0, tv_nsec: pause)
+            nanosleep(&ts, nil)
+            pause = min(pause * 2, 1_000_000)
         }
     }
 

@@ -54,6 +54,13 @@ func attempt<T>(_ what: String, _ body: () throws -> T) -> T {
     do { return try body() } catch { fail("\(what) threw \(error)") }
 }
 
+/// CPU time used by the whole process so far (all threads, including MPI's own).
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
 /// The inode of this process's network namespace (distinct per `ip netns` "host").
 func networkNamespace() -> Int {
     let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")) ?? ""
@@ -92,6 +99,16 @@ var fixed = [Float](repeating: Float(rank), count: 333)
 if rank == 0 { for i in fixed.indices { fixed[i] = Float(i) } }
 attempt("broadcast into a buffer") { try fixed.withUnsafeMutableBufferPointer { try comm.broadcast($0) } }
 expect(fixed == (0..<333).map(Float.init), "fixed-size broadcast differs")
+
+// An idle wait sleeps instead of spinning: rank 0 broadcasts after 0.4 s; the others must use far less CPU than
+// that meanwhile (Open MPI's blocking wait would spin for all of it).
+let idleStart = processCPUSeconds()
+if rank == 0 { usleep(400_000) }
+var command: [Int] = rank == 0 ? [7, 1, 2] : []
+attempt("idle broadcast") { try comm.broadcast(&command, idleWait: true) }
+let idleCPU = processCPUSeconds() - idleStart
+expect(command == [7, 1, 2], "idle broadcast gave \(command)")
+if rank != 0 { expect(idleCPU < 0.06, "waiting 0.4 s for an idle broadcast used \(idleCPU) s of CPU") }
 
 // 3. In-place sum: rank r contributes (r+1)·(i mod 1024); the total is N(N+1)/2·(i mod 1024), exact in float.
 let n = options.elements

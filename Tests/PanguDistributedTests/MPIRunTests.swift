@@ -95,6 +95,21 @@ final class MPIRunTests: XCTestCase {
         XCTAssertTrue(result.out.contains("mpi-selftest: 1 ranks"), result.out)
     }
 
+    /// Two "hosts" (network namespaces joined by a veth pair): mpirun reads a hostfile, starts the second host's
+    /// daemon through an `ip netns exec` agent in place of ssh, and the ranks talk over TCP on the veth link only.
+    /// The selftest checks that its ranks really sit in two namespaces.
+    func testTwoHostsOverNetworkNamespaces() throws {
+        guard geteuid() == 0 else { throw XCTSkip("creating network namespaces needs root (CI runs as root)") }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/mpi-two-hosts.sh")
+        let result = try run(URL(fileURLWithPath: "/bin/bash"),
+                             [script.path, "-n", "2", selftest.path, "--expect-namespaces", "2",
+                              "--elements", "65537"])
+        XCTAssertEqual(result.status, 0, "stdout: \(result.out)\nstderr: \(result.err)")
+        XCTAssertTrue(result.out.contains("mpi-selftest: 2 ranks, MPI_THREAD_SERIALIZED, 2 network namespace(s), "
+            + "all checks passed"), result.out)
+    }
+
     /// A rank whose contribution to the sum is wrong must make the closed-form check fail and end every rank with
     /// a non-zero status (MPI_Abort), rather than pass or hang.
     func testWrongContributionFailsTheJob() throws {
