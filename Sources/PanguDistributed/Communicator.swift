@@ -226,6 +226,38 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
+    /// Concatenates every rank's `values` in rank order on rank `root` (counts may differ between ranks, e.g. the
+    /// logits of each rank's vocabulary rows); the other ranks get an empty array. The total must fit a 32-bit
+    /// count (checked on every rank, so all ranks throw together rather than leave the root waiting).
+    public func gather<T: DistributedScalar>(_ values: [T], root: Int = 0) throws -> [T] {
+        let count = try mpiCount(values.count, call: "MPI_Gatherv")
+        return try locked {
+            var counts = [Int32](repeating: 0, count: size)
+            var mine = count
+            try check("MPI_Allgather", MPI_Allgather(&mine, 1, cmpi_int32(), &counts, 1, cmpi_int32(), comm))
+            var displacements = [Int32](repeating: 0, count: size)
+            var total = 0
+            for r in 0..<size {
+                displacements[r] = Int32(clamping: total)
+                total += Int(counts[r])
+            }
+            guard total <= Int(Int32.max) else { throw DistributedError.countTooLarge(call: "MPI_Gatherv", count: total) }
+            let isRoot = rank == root
+            var out = [T](unsafeUninitializedCapacity: isRoot ? total : 0) { buffer, initialized in
+                _ = UnsafeMutableRawBufferPointer(buffer).initializeMemory(as: UInt8.self, repeating: 0)
+                initialized = buffer.count
+            }
+            try values.withUnsafeBufferPointer { send in
+                try out.withUnsafeMutableBufferPointer { receive in
+                    try check("MPI_Gatherv", MPI_Gatherv(send.baseAddress, count, T.distributedKind.datatype,
+                                                         receive.baseAddress, counts, displacements,
+                                                         T.distributedKind.datatype, Int32(clamping: root), comm))
+                }
+            }
+            return out
+        }
+    }
+
     /// Ends the whole job (every rank) with `code`. For a rank that failed alone: the others are blocked in a
     /// collective and would never return.
     public func abort(code: Int32) -> Never {

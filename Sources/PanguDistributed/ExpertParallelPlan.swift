@@ -15,15 +15,19 @@ public struct ExpertParallelShape: Sendable, Equatable {
     public var headDim: Int
     /// Shared-expert intermediate size (S; 5376), 0 when the model has no shared expert.
     public var sharedIntermediate: Int
+    /// Vocabulary size (V; 153376): the rows of the output head, which the ranks split.
+    public var vocabulary: Int
 
     /// Creates a shape.
-    public init(experts: Int, groups: Int, heads: Int, kvHeads: Int, headDim: Int, sharedIntermediate: Int) {
+    public init(experts: Int, groups: Int, heads: Int, kvHeads: Int, headDim: Int, sharedIntermediate: Int,
+                vocabulary: Int) {
         self.experts = experts
         self.groups = groups
         self.heads = heads
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.sharedIntermediate = sharedIntermediate
+        self.vocabulary = vocabulary
     }
 }
 
@@ -36,10 +40,12 @@ public struct ExpertParallelShape: Sendable, Equatable {
 ///   its part of the concatenated head outputs by columns `oColumns` of o_proj. The o_proj bias is added by rank 0
 ///   only (`addsOutputBias`), because the partial outputs are summed over ranks.
 /// * Shared expert: rows `sharedRows` of gate_proj and up_proj, the same indices as columns of down_proj.
+/// * Output head: vocabulary rows `outputRows` (balanced, sizes differ by at most one). Each rank computes the
+///   logits of its rows; rank 0 gathers them (`Communicator.gather`, then `assembleRows`) to sample.
 ///
 /// Each rank's attention output and MoE output are partial sums; one `allreduceSum` after o_proj and one after
-/// the MoE block per layer give every rank the full hidden state. Embeddings, norms, the router, router scales and
-/// the output head stay whole on every rank.
+/// the MoE block per layer give every rank the full hidden state. Embeddings, norms, the router and router scales
+/// stay whole on every rank.
 public struct ExpertParallelPlan: Sendable, Equatable {
     /// Number of ranks N.
     public let ranks: Int
@@ -57,6 +63,8 @@ public struct ExpertParallelPlan: Sendable, Equatable {
     public let queryHeads: Range<Int>
     /// Shared-expert intermediate indices: rows of gate/up_proj and columns of down_proj.
     public let sharedRows: Range<Int>
+    /// Vocabulary rows of the output head (lm_head) this rank holds and computes logits for.
+    public let outputRows: Range<Int>
 
     /// Rows of q_proj (and its bias) this rank holds: `queryHeads` × head dim.
     public var qRows: Range<Int> { queryHeads.lowerBound * shape.headDim ..< queryHeads.upperBound * shape.headDim }
@@ -80,11 +88,15 @@ public struct ExpertParallelPlan: Sendable, Equatable {
             throw DistributedError.invalidArgument("rank \(rank) is outside 0..<\(ranks)")
         }
         guard s.experts > 0, s.groups > 0, s.heads > 0, s.kvHeads > 0, s.headDim > 0, s.sharedIntermediate >= 0,
-              sharedAlignment > 0
+              s.vocabulary > 0, sharedAlignment > 0
         else {
             throw DistributedError.invalidSplit("dimensions must be positive (experts \(s.experts), groups "
                 + "\(s.groups), heads \(s.heads), KV heads \(s.kvHeads), head dim \(s.headDim), shared "
-                + "intermediate \(s.sharedIntermediate), shared alignment \(sharedAlignment))")
+                + "intermediate \(s.sharedIntermediate), vocabulary \(s.vocabulary), shared alignment "
+                + "\(sharedAlignment))")
+        }
+        guard s.vocabulary >= ranks else {
+            throw DistributedError.invalidSplit("\(ranks) ranks exceed the \(s.vocabulary) vocabulary rows")
         }
         guard s.experts % s.groups == 0 else {
             throw DistributedError.invalidSplit("\(s.experts) experts do not form \(s.groups) equal groups")
@@ -110,6 +122,35 @@ public struct ExpertParallelPlan: Sendable, Equatable {
         kvHeads = rank * kvPerRank ..< (rank + 1) * kvPerRank
         queryHeads = kvHeads.lowerBound * queriesPerKV ..< kvHeads.upperBound * queriesPerKV
         sharedRows = try Self.sharedSplit(size: s.sharedIntermediate, alignment: sharedAlignment, ranks: ranks)[rank]
+        outputRows = Self.balanced(s.vocabulary, ranks: ranks, rank: rank)
+    }
+
+    /// Rows `rank * size / ranks ..< (rank + 1) * size / ranks`.
+    static func balanced(_ size: Int, ranks: Int, rank: Int) -> Range<Int> {
+        rank * size / ranks ..< (rank + 1) * size / ranks
+    }
+
+    /// Rebuilds `[tokens, V]` rows (logits) from what `Communicator.gather` returns on rank 0: each rank's
+    /// `[tokens, outputRows.count]` block, in rank order.
+    /// - Throws: `DistributedError.invalidArgument` when `gathered` does not have `tokens × V` values.
+    public static func assembleRows(_ gathered: [Float], tokens: Int, plans: [ExpertParallelPlan]) throws
+        -> [Float]
+    {
+        let width = plans.reduce(0) { $0 + $1.outputRows.count }
+        guard tokens >= 0, gathered.count == tokens * width else {
+            throw DistributedError.invalidArgument("gathered \(gathered.count) values, expected \(tokens) tokens × "
+                + "\(width) rows")
+        }
+        var out = [Float](repeating: 0, count: tokens * width)  // [T, V]
+        var offset = 0
+        for plan in plans {
+            let rows = plan.outputRows  // this rank's block: [T, rows.count]
+            for t in 0..<tokens {
+                for (i, v) in rows.enumerated() { out[t * width + v] = gathered[offset + t * rows.count + i] }
+            }
+            offset += tokens * rows.count
+        }
+        return out
     }
 
     /// The plans of all ranks 0..<ranks.

@@ -18,8 +18,10 @@ public enum TensorShare: Sendable, Equatable {
 
 /// What a tensor is to the expert-parallel split, independent of the file's naming scheme.
 public enum ParallelTensorRole: Sendable, Equatable {
-    /// Embeddings, norms, router, router scale, output head: every rank holds all of it.
+    /// Embeddings, norms, router, router scale: every rank holds all of it.
     case replicated
+    /// The output head (lm_head), split by vocabulary rows.
+    case output
     case q, qBias, k, kBias, v, vBias, o, oBias
     /// One routed expert's gate/up/down matrix (Hugging Face stores one tensor per expert).
     case expert(Int)
@@ -67,8 +69,8 @@ public enum ParallelTensorRole: Sendable, Equatable {
     }
 
     static let global: [String: ParallelTensorRole] = [
-        "model.embed_tokens.weight": .replicated, "model.norm.weight": .replicated, "lm_head.weight": .replicated,
-        "token_embd.weight": .replicated, "output_norm.weight": .replicated, "output.weight": .replicated,
+        "model.embed_tokens.weight": .replicated, "model.norm.weight": .replicated, "lm_head.weight": .output,
+        "token_embd.weight": .replicated, "output_norm.weight": .replicated, "output.weight": .output,
     ]
 
     static let huggingFaceLayer: [String: ParallelTensorRole] = [
@@ -101,6 +103,7 @@ extension ExpertParallelPlan {
     public func share(of role: ParallelTensorRole) throws -> TensorShare {
         switch role {
         case .replicated: return .whole
+        case .output: return .rows(outputRows)
         case .q, .qBias: return .rows(qRows)
         case .k, .kBias, .v, .vBias: return .rows(kvRows)
         case .o: return .columns(oColumns)

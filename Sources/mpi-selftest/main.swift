@@ -129,6 +129,11 @@ var minima = [Double(rank) + 0.25]
 attempt("allreduce min") { try comm.allreduce(&minima, .min) }
 expect(minima == [0.25], "allreduce min gave \(minima)")
 
+// Gather of unequal counts to rank 0: rank r sends r + 1 values r·100 + k.
+let gathered = attempt("gather") { try comm.gather((0...rank).map { Float(rank * 100 + $0) }) }
+let expectedGather = rank == 0 ? (0..<size).flatMap { r in (0...r).map { Float(r * 100 + $0) } } : []
+expect(gathered == expectedGather, "gather gave \(gathered.prefix(8))…")
+
 // 4. MPI_THREAD_SERIALIZED: a collective from a thread that did not initialise MPI, while other threads compute.
 let done = DispatchSemaphore(value: 0)
 nonisolated(unsafe) var fromThread: [Int32] = [Int32(rank), 1]

@@ -7,7 +7,7 @@ import XCTest
 final class ExpertParallelPlanTests: XCTestCase {
     /// Pangu Pro MoE: 64 experts in 8 groups, 40 query / 8 KV heads of 128, shared expert 5376.
     let proMoE = ExpertParallelShape(experts: 64, groups: 8, heads: 40, kvHeads: 8, headDim: 128,
-                                     sharedIntermediate: 5376)
+                                     sharedIntermediate: 5376, vocabulary: 153_376)
 
     func testProMoEFourRanksByHand() throws {
         let p = try ExpertParallelPlan(ranks: 4, rank: 2, shape: proMoE)
@@ -19,6 +19,7 @@ final class ExpertParallelPlanTests: XCTestCase {
         XCTAssertEqual(p.kvRows, 512..<768)
         XCTAssertEqual(p.oColumns, 2560..<3840)
         XCTAssertEqual(p.sharedRows, 2688..<4032)  // 5376 / 4 = 1344 rows each
+        XCTAssertEqual(p.outputRows, 76688..<115_032)  // 153376 / 4 = 38344 rows each
         XCTAssertFalse(p.addsOutputBias)
         XCTAssertTrue(try ExpertParallelPlan(ranks: 4, rank: 0, shape: proMoE).addsOutputBias)
     }
@@ -37,6 +38,7 @@ final class ExpertParallelPlanTests: XCTestCase {
         XCTAssertEqual(last.qRows, 4480..<5120)
         XCTAssertEqual(last.kvRows, 896..<1024)
         XCTAssertEqual(last.sharedRows, 4704..<5376)
+        XCTAssertEqual(last.outputRows, 134_204..<153_376)
     }
 
     /// Every dimension is cut into contiguous, disjoint slices that cover it, and every query head a rank computes
@@ -56,6 +58,7 @@ final class ExpertParallelPlanTests: XCTestCase {
                 assertPartition(plans.map(\.qRows), 5120, "q rows N=\(ranks)")
                 assertPartition(plans.map(\.kvRows), 1024, "kv rows N=\(ranks)")
                 assertPartition(plans.map(\.sharedRows), 5376, "shared rows N=\(ranks) alignment \(alignment)")
+                assertPartition(plans.map(\.outputRows), 153_376, "vocabulary rows N=\(ranks)")
                 for p in plans {
                     XCTAssertEqual(p.experts.count, 64 / ranks)
                     for j in p.queryHeads { XCTAssertTrue(p.kvHeads.contains(j / 5), "head \(j) rank \(p.rank)") }
@@ -121,6 +124,23 @@ final class ExpertParallelPlanTests: XCTestCase {
         }
     }
 
+    /// Logits gathered from 3 ranks (vocabulary 7: rows 0..<2, 2..<4, 4..<7) for 2 tokens go back to [T, V].
+    func testAssembleRows() throws {
+        var tiny = proMoE
+        tiny.vocabulary = 7
+        tiny.groups = 3
+        tiny.experts = 3
+        tiny.kvHeads = 3
+        tiny.heads = 3
+        let plans = try ExpertParallelPlan.all(ranks: 3, shape: tiny)
+        XCTAssertEqual(plans.map(\.outputRows), [0..<2, 2..<4, 4..<7])
+        // Rank blocks [T, rows] in rank order; value 10·t + v marks token t, vocabulary row v.
+        let gathered: [Float] = [0, 1, 10, 11] + [2, 3, 12, 13] + [4, 5, 6, 14, 15, 16]
+        XCTAssertEqual(try ExpertParallelPlan.assembleRows(gathered, tokens: 2, plans: plans),
+                       [0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16])
+        XCTAssertThrowsError(try ExpertParallelPlan.assembleRows(Array(gathered.dropLast()), tokens: 2, plans: plans))
+    }
+
     func testOwnershipOfHuggingFaceNames() throws {
         let p = try ExpertParallelPlan(ranks: 4, rank: 1, shape: proMoE)  // experts 16..<32, q heads 10..<20
         let layer = "model.layers.7."
@@ -139,7 +159,8 @@ final class ExpertParallelPlanTests: XCTestCase {
         XCTAssertEqual(try p.share(ofTensorNamed: layer + "mlp.shared_expert.up_proj.weight"), .rows(1344..<2688))
         XCTAssertEqual(try p.share(ofTensorNamed: layer + "mlp.shared_expert.down_proj.weight"),
                        .columns(1344..<2688))
-        for name in ["model.embed_tokens.weight", "model.norm.weight", "lm_head.weight", layer + "mlp.gate.weight",
+        XCTAssertEqual(try p.share(ofTensorNamed: "lm_head.weight"), .rows(38344..<76688))
+        for name in ["model.embed_tokens.weight", "model.norm.weight", layer + "mlp.gate.weight",
                      layer + "mlp.router_scale", layer + "input_layernorm.weight",
                      layer + "post_attention_layernorm.weight", layer + "self_attn.rotary_emb.inv_freq"]
         {
@@ -159,7 +180,8 @@ final class ExpertParallelPlanTests: XCTestCase {
         XCTAssertEqual(try p.share(ofTensorNamed: "blk.3.attn_output.bias"), TensorShare.none)
         XCTAssertEqual(try p.share(ofTensorNamed: "blk.3.ffn_up_shexp.weight"), .rows(2688..<5376))
         XCTAssertEqual(try p.share(ofTensorNamed: "blk.3.ffn_down_shexp.weight"), .columns(2688..<5376))
-        for name in ["token_embd.weight", "output_norm.weight", "output.weight", "blk.3.attn_norm.weight",
+        XCTAssertEqual(try p.share(ofTensorNamed: "output.weight"), .rows(76688..<153_376))
+        for name in ["token_embd.weight", "output_norm.weight", "blk.3.attn_norm.weight",
                      "blk.3.ffn_norm.weight", "blk.3.ffn_gate_inp.weight"]
         {
             XCTAssertEqual(try p.share(ofTensorNamed: name), .whole, name)

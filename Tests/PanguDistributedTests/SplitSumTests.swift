@@ -1,6 +1,7 @@
 // The plan's slices are the right ones: for a tiny MoGE layer, the per-rank partial outputs computed only from the
 // tensor parts `share(ofTensorNamed:)` hands each rank add up to the unsplit layer (GQA attention + o_proj with
-// bias, routed experts with group top-1 routing, shared expert). The unsplit reference is plain loops over the
+// bias, routed experts with group top-1 routing, shared expert), and the output head's vocabulary slices,
+// concatenated, give the unsplit logits. The unsplit reference is plain loops over the
 // whole tensors, as the math in Docs/ExpertParallel.md writes it.
 import Foundation
 import PanguDistributed
@@ -41,7 +42,8 @@ private func add(_ a: [Float], _ b: [Float]) -> [Float] { zip(a, b).map { $0 + $
 
 final class SplitSumTests: XCTestCase {
     // D hidden 6; H 4 query heads, Hkv 2, Dh 3; 8 experts in 4 groups of inner size 5; shared inner size 10.
-    let shape = ExpertParallelShape(experts: 8, groups: 4, heads: 4, kvHeads: 2, headDim: 3, sharedIntermediate: 10)
+    let shape = ExpertParallelShape(experts: 8, groups: 4, heads: 4, kvHeads: 2, headDim: 3, sharedIntermediate: 10,
+                                    vocabulary: 11)
     let d = 6, tokens = 3, expertInner = 5
 
     func testPartialOutputsSumToTheUnsplitLayer() throws {
@@ -85,6 +87,21 @@ final class SplitSumTests: XCTestCase {
                                    "N=\(ranks) token \(t) feature \(i)")
                 }
             }
+        }
+    }
+
+    func testOutputHeadSlicesAssembleTheLogits() throws {
+        let head = Matrix(shape.vocabulary, d, seed: 77)  // [V, D]
+        let x = Matrix(tokens, d, seed: 78)
+        let full = (0..<tokens).flatMap { t in head.times(Array(x.data[t * d ..< (t + 1) * d])) }  // [T, V]
+        for ranks in [1, 2] {
+            let plans = try ExpertParallelPlan.all(ranks: ranks, shape: shape)
+            var gathered: [Float] = []  // what Communicator.gather concatenates on rank 0
+            for plan in plans {
+                let mine = head.part(try plan.share(ofTensorNamed: "lm_head.weight"))!
+                gathered += (0..<tokens).flatMap { t in mine.times(Array(x.data[t * d ..< (t + 1) * d])) }
+            }
+            XCTAssertEqual(try ExpertParallelPlan.assembleRows(gathered, tokens: tokens, plans: plans), full)
         }
     }
 
