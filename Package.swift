@@ -42,7 +42,7 @@ let package = Package(
         // Layer 3: KV cache, sampler, token generation (token ids only).
         .target(name: "PanguRuntime", dependencies: ["PanguModels"], swiftSettings: fastMath),
         // Open MPI through pkg-config `ompi` (Debian: libopenmpi-dev; the mpirun launcher is in openmpi-bin).
-        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]),
         // Independent: MPI communicator wrapper and the expert-parallel split plan (Docs/ExpertParallel.md).
         .target(name: "PanguDistributed", dependencies: ["CMPI"]),
         // Checks the communicator's collectives against closed-form results; the MPI tests run it under mpirun.

@@ -40,7 +40,7 @@ public struct ExpertParallelShape: Sendable, Equatable {
 ///   its part of the concatenated head outputs by columns `oColumns` of o_proj. The o_proj bias is added by rank 0
 ///   only (`addsOutputBias`), because the partial outputs are summed over ranks.
 /// * Shared expert: rows `sharedRows` of gate_proj and up_proj, the same indices as columns of down_proj.
-/// * Output head: vocabulary rows `outputRows` (balanced, sizes differ by at most one). Each rank computes the
+/// * Output head: vocabulary rows `outputRows` (balanced in groups of 8 rows). Each rank computes the
 ///   logits of its rows; rank 0 gathers them (`Communicator.gather`, then `assembleRows`) to sample.
 ///
 /// Each rank's attention output and MoE output are partial sums; one `allreduceSum` after o_proj and one after
@@ -95,9 +95,6 @@ public struct ExpertParallelPlan: Sendable, Equatable {
                 + "intermediate \(s.sharedIntermediate), vocabulary \(s.vocabulary), shared alignment "
                 + "\(sharedAlignment))")
         }
-        guard s.vocabulary >= ranks else {
-            throw DistributedError.invalidSplit("\(ranks) ranks exceed the \(s.vocabulary) vocabulary rows")
-        }
         guard s.experts % s.groups == 0 else {
             throw DistributedError.invalidSplit("\(s.experts) experts do not form \(s.groups) equal groups")
         }
@@ -121,13 +118,12 @@ public struct ExpertParallelPlan: Sendable, Equatable {
         experts = groups.lowerBound * expertsPerGroup ..< groups.upperBound * expertsPerGroup
         kvHeads = rank * kvPerRank ..< (rank + 1) * kvPerRank
         queryHeads = kvHeads.lowerBound * queriesPerKV ..< kvHeads.upperBound * queriesPerKV
-        sharedRows = try Self.sharedSplit(size: s.sharedIntermediate, alignment: sharedAlignment, ranks: ranks)[rank]
-        outputRows = Self.balanced(s.vocabulary, ranks: ranks, rank: rank)
-    }
-
-    /// Rows `rank * size / ranks ..< (rank + 1) * size / ranks`.
-    static func balanced(_ size: Int, ranks: Int, rank: Int) -> Range<Int> {
-        rank * size / ranks ..< (rank + 1) * size / ranks
+        sharedRows = try Self.alignedSplit(size: s.sharedIntermediate, alignment: sharedAlignment, ranks: ranks,
+                                           what: "shared expert")[rank]
+        // Whole groups of 8 rows, so each slice keeps the 8-row interleaved layout of the quantised matmuls
+        // (only a vocabulary smaller than 8 rows per rank, i.e. a toy model, is cut row by row).
+        let unit = s.vocabulary >= 8 * ranks ? 8 : 1
+        outputRows = try Self.alignedSplit(size: s.vocabulary, alignment: unit, ranks: ranks, what: "vocabulary")[rank]
     }
 
     /// Rebuilds `[tokens, V]` rows (logits) from what `Communicator.gather` returns on rank 0: each rank's
@@ -179,12 +175,12 @@ public struct ExpertParallelPlan: Sendable, Equatable {
     }
 
     /// Balanced split of `size` rows into `ranks` slices whose boundaries are multiples of `alignment` (the last
-    /// slice takes a partial block when `size` is not a multiple).
-    static func sharedSplit(size: Int, alignment: Int, ranks: Int) throws -> [Range<Int>] {
+    /// slice takes a partial block when `size` is not a multiple). Slices differ by at most one block.
+    static func alignedSplit(size: Int, alignment: Int, ranks: Int, what: String) throws -> [Range<Int>] {
         if size == 0 { return Array(repeating: 0..<0, count: ranks) }
         let units = (size + alignment - 1) / alignment
         guard units >= ranks else {
-            throw DistributedError.invalidSplit("the shared expert's \(size) rows make \(units) blocks of "
+            throw DistributedError.invalidSplit("the \(what)'s \(size) rows make \(units) blocks of "
                 + "\(alignment), fewer than the \(ranks) ranks")
         }
         return (0..<ranks).map { r in

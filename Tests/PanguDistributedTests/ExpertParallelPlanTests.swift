@@ -38,7 +38,7 @@ final class ExpertParallelPlanTests: XCTestCase {
         XCTAssertEqual(last.qRows, 4480..<5120)
         XCTAssertEqual(last.kvRows, 896..<1024)
         XCTAssertEqual(last.sharedRows, 4704..<5376)
-        XCTAssertEqual(last.outputRows, 134_204..<153_376)
+        XCTAssertEqual(last.outputRows, 134_200..<153_376)  // 19172 groups of 8 rows: 2396 or 2397 groups each
     }
 
     /// Every dimension is cut into contiguous, disjoint slices that cover it, and every query head a rank computes
@@ -65,6 +65,7 @@ final class ExpertParallelPlanTests: XCTestCase {
                     for edge in [p.sharedRows.lowerBound, p.sharedRows.upperBound] where edge != 5376 {
                         XCTAssertEqual(edge % alignment, 0, "shared split at \(edge), alignment \(alignment)")
                     }
+                    XCTAssertEqual(p.outputRows.lowerBound % 8, 0, "vocabulary split at \(p.outputRows)")
                 }
             }
         }

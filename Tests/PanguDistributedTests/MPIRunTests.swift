@@ -28,10 +28,10 @@ final class MPIRunTests: XCTestCase {
         throw LauncherMissing()
     }
 
-    /// Single-host settings that work in containers: shared-nothing TCP over loopback (no shared-memory or
-    /// InfiniBand transports), no ssh agent, root allowed, oversubscription of the 2 cores allowed.
+    /// Single-host settings that work in containers: TCP over loopback (no shared-memory or InfiniBand
+    /// transports), no ssh agent, root allowed, more ranks than cores allowed, no pinning of ranks to cores.
     func launcherArguments(ranks: Int) -> [String] {
-        ["-np", String(ranks), "--oversubscribe", "--allow-run-as-root",
+        ["-np", String(ranks), "--oversubscribe", "--bind-to", "none", "--allow-run-as-root",
          "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
          "--mca", "plm_rsh_agent", "false"]
     }
