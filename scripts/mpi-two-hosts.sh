@@ -86,6 +86,6 @@ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
   timeout 300 ip netns exec "$host_a" \
   mpirun --allow-run-as-root --oversubscribe -np "$ranks" --hostfile "$work/hostfile" --map-by node \
     --mca plm_rsh_agent "$work/netns-rsh" \
-    --mca btl self,tcp --mca btl_tcp_if_include "$net" --mca oob_tcp_if_include "$net" \
+    --mca pml ob1 --mca btl self,tcp --mca btl_tcp_if_include "$net" --mca oob_tcp_if_include "$net" \
     "$program" "$@" || status=$?
 exit "$status"

@@ -78,7 +78,8 @@ public final class Communicator: @unchecked Sendable {
 
     // `@unchecked Sendable`: the handle is immutable and every use of it is under `callLock`.
     private let comm: MPI_Comm?
-    private let callLock = Mutex<Bool>(false)  // true once finalised
+    private let callLock = Mutex<Void>(())
+    private let finalized = Atomic<Bool>(false)  // set under callLock; read without it only by abort
 
     private enum Lifecycle { case idle, active(Communicator), finalized }
     private static let lifecycle = Mutex<Lifecycle>(.idle)
@@ -261,16 +262,18 @@ public final class Communicator: @unchecked Sendable {
     /// Ends the whole job (every rank) with `code`. For a rank that failed alone: the others are blocked in a
     /// collective and would never return.
     public func abort(code: Int32) -> Never {
-        _ = MPI_Abort(comm, code)
-        exit(code)  // MPI_Abort does not return; this satisfies the type checker.
+        // Deliberately without the call lock: another thread of this rank may be blocked in a collective that will
+        // never complete, and MPI_Abort is the way out. After MPI_Finalize no MPI call is allowed at all.
+        if !finalized.load(ordering: .acquiring) { _ = MPI_Abort(comm, code) }
+        exit(code)  // MPI_Abort does not return
     }
 
     /// Shuts MPI down (collective: every rank calls it). Later calls on this communicator throw `.finalized`.
     public func finalize() throws {
         try Communicator.lifecycle.withLock { state in
-            try callLock.withLock { done in
-                guard !done else { return }
-                done = true
+            try callLock.withLock { _ in
+                guard !finalized.load(ordering: .acquiring) else { return }
+                finalized.store(true, ordering: .releasing)
                 try check("MPI_Finalize", MPI_Finalize())
             }
             state = .finalized
@@ -302,8 +305,8 @@ public final class Communicator: @unchecked Sendable {
 
     /// Runs `body` holding the call lock (MPI_THREAD_SERIALIZED: one MPI call at a time in this process).
     private func locked<R>(_ body: () throws -> R) throws -> R {
-        try callLock.withLock { done throws -> R in
-            if done { throw DistributedError.finalized }
+        try callLock.withLock { _ throws -> R in
+            if finalized.load(ordering: .acquiring) { throw DistributedError.finalized }
             return try body()
         }
     }

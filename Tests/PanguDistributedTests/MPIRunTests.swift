@@ -32,7 +32,7 @@ final class MPIRunTests: XCTestCase {
     /// transports), no ssh agent, root allowed, more ranks than cores allowed, no pinning of ranks to cores.
     func launcherArguments(ranks: Int) -> [String] {
         ["-np", String(ranks), "--oversubscribe", "--bind-to", "none", "--allow-run-as-root",
-         "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
+         "--mca", "pml", "ob1", "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
          "--mca", "plm_rsh_agent", "false"]
     }
 
