@@ -112,8 +112,10 @@ public final class Communicator: @unchecked Sendable {
             let world = cmpi_comm_world()
             try check("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler(world, cmpi_errors_return()))
             guard provided >= Int32(MPI_THREAD_SERIALIZED) else {
-                _ = MPI_Finalize()
-                state = .finalized
+                if initialized == 0 {  // ours to shut down; an MPI someone else started is left alone
+                    _ = MPI_Finalize()
+                    state = .finalized
+                }
                 throw DistributedError.threadSupport(provided: threadLevelName(provided),
                                                      required: requiredThreadLevel)
             }
