@@ -47,7 +47,9 @@ cleanup() {
   ip link delete "$if_a" 2>/dev/null || true  # only left if moving it into the namespace failed
   rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT   # exiting runs the EXIT trap
+trap 'exit 143' TERM
 
 ip netns add "$host_a"
 ip netns add "$host_b"
@@ -81,11 +83,14 @@ AGENT
 chmod +x "$work/netns-rsh"
 
 echo "mpi-two-hosts: $ranks ranks on $host_a ($addr_a) and $host_b ($addr_b), TCP over $if_a<->$if_b" >&2
-status=0
+# In the background + wait, so that a signal to this script runs the cleanup at once (bash defers traps until a
+# foreground child exits).
 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
   timeout 300 ip netns exec "$host_a" \
   mpirun --allow-run-as-root --oversubscribe -np "$ranks" --hostfile "$work/hostfile" --map-by node \
     --mca plm_rsh_agent "$work/netns-rsh" \
     --mca pml ob1 --mca btl self,tcp --mca btl_tcp_if_include "$net" --mca oob_tcp_if_include "$net" \
-    "$program" "$@" || status=$?
+    "$program" "$@" </dev/null &
+status=0
+wait $! || status=$?
 exit "$status"

@@ -174,6 +174,13 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
+    /// Replaces `text` on every rank by rank `root`'s string (sent as UTF-8), e.g. a request rank 0 received.
+    public func broadcast(_ text: inout String, root: Int = 0, idleWait: Bool = false) throws {
+        var bytes = rank == root ? Array(text.utf8) : []
+        try broadcast(&bytes, root: root, idleWait: idleWait)
+        text = String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Overwrites `buffer` on every rank with rank `root`'s contents. Every rank passes a buffer of the same count
     /// (nothing is resized: the hot-path form for activations whose size all ranks already know).
     public func broadcast<T: DistributedScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int = 0) throws {

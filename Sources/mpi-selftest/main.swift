@@ -94,6 +94,9 @@ let text = "盘古 Pangu Pro MoE ✓"
 var bytes: [UInt8] = rank == 0 ? Array(text.utf8) : []
 attempt("broadcast bytes") { try comm.broadcast(&bytes) }
 expect(String(decoding: bytes, as: UTF8.self) == text, "broadcast of UTF-8 bytes gave \(bytes)")
+var request = rank == 0 ? "{\"prompt\": \"\(text)\"}" : "stale"
+attempt("broadcast String") { try comm.broadcast(&request, idleWait: true) }
+expect(request == "{\"prompt\": \"\(text)\"}", "broadcast of a String gave \(request)")
 
 var fixed = [Float](repeating: Float(rank), count: 333)
 if rank == 0 { for i in fixed.indices { fixed[i] = Float(i) } }
