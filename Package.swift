@@ -45,13 +45,15 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]),
         // Independent: MPI communicator wrapper and the expert-parallel split plan (Docs/ExpertParallel.md).
         .target(name: "PanguDistributed", dependencies: ["CMPI"]),
+        // Expert-parallel execution: shard planner, rank 0's distributed model, the followers' loop.
+        .target(name: "PanguParallel", dependencies: ["PanguModels", "PanguDistributed"], swiftSettings: fastMath),
         // Checks the communicator's collectives against closed-form results; the MPI tests run it under mpirun.
         .executableTarget(name: "mpi-selftest", dependencies: ["PanguDistributed"]),
         // Layer 4: façade that loads a checkpoint directory into model + tokenizer + chat conventions.
         .target(name: "PanguEngine", dependencies: ["PanguRuntime", "PanguTokenizer", "PanguChat"]),
         .executableTarget(
             name: "pangu",
-            dependencies: ["PanguEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["PanguEngine", "PanguParallel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath),
         .executableTarget(name: "tokenizer-bench", dependencies: ["PanguTokenizer"], swiftSettings: fastMath),
         // Single-thread GB/s of the quantised matvec/GEMM kernels per weight format.

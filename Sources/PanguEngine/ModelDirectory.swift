@@ -17,6 +17,14 @@ public final class LoadedModel: @unchecked Sendable {
     /// The GGUF file, when the model was loaded from one (its metadata also holds the tokenizer).
     public let gguf: GGUFTensorSource?
 
+    /// A loaded model with another `LanguageModel` in place of its own (e.g. rank 0's expert-parallel wrapper).
+    public init(_ other: LoadedModel, model: LanguageModel) {
+        directory = other.directory
+        self.model = model
+        generationConfig = other.generationConfig
+        gguf = other.gguf
+    }
+
     /// Loads `directory` (a Hugging Face checkpoint directory, or a `.gguf` file). With `prefault`, every weight
     /// page is read up front and `progress(done, total)` is called while the files are read (a 16 GB checkpoint
     /// takes a while from a cold disk).

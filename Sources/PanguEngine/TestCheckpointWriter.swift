@@ -49,6 +49,13 @@ public struct TestModelPreset: Sendable {
                                                 contextLength: 4096,
                                                 moe: MoEShape(experts: 16, perToken: 4, expertIntermediate: 64,
                                                               sharedIntermediate: 256))
+    /// A small Pangu Pro MoE whose 4 expert groups and 4 KV heads both split over 1, 2 or 4 processes (the
+    /// expert-parallel tests).
+    public static let tinyMoEKV4 = TestModelPreset(name: "tiny-moe-kv4", hidden: 128, intermediate: 0, layers: 2,
+                                                   heads: 8, kvHeads: 4, vocab: 2048, ropeTheta: 16_000_000,
+                                                   tied: false, shards: 2, contextLength: 4096,
+                                                   moe: MoEShape(experts: 16, perToken: 4, expertIntermediate: 64,
+                                                                 sharedIntermediate: 256))
     /// Pangu Pro MoE 72B shapes (48 layers, 64 experts of 1344 in 8 groups, shared expert 5376).
     public static let proMoE = TestModelPreset(name: "pro-moe-shape", hidden: 5120, intermediate: 0, layers: 48,
                                                heads: 40, kvHeads: 8, vocab: 153_376, ropeTheta: 16_000_000,
@@ -58,7 +65,8 @@ public struct TestModelPreset: Sendable {
 
     /// Presets by name.
     public static let all: [String: TestModelPreset] = ["tiny": tiny, "1b-shape": oneB, "7b-shape": sevenB,
-                                                        "tiny-moe": tinyMoE, "pro-moe-shape": proMoE]
+                                                        "tiny-moe": tinyMoE, "tiny-moe-kv4": tinyMoEKV4,
+                                                        "pro-moe-shape": proMoE]
 
     var headDim: Int { hidden / heads }
 }

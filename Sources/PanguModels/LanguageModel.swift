@@ -65,6 +65,15 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// Runs one step for every sequence in `batch` and appends the new tokens to their caches.
     /// Returns, per sequence, logits as a flat [n, vocab] array where n is the token count or 1.
     func forward(_ batch: [SequenceStep]) throws -> [[Float]]
+    /// Whether a cache of this model may start from another cache's blocks (`KVCache.share(prefix:of:)`) or
+    /// otherwise gain positions outside `forward`. False for a model split across processes, whose other ranks
+    /// mirror each cache only through the forward steps they see (Docs/ExpertParallel.md).
+    var supportsPrefixSharing: Bool { get }
+}
+
+extension LanguageModel {
+    /// Single-process models: caches are plain memory, so sharing blocks is always possible.
+    public var supportsPrefixSharing: Bool { true }
 }
 
 extension LanguageModel {

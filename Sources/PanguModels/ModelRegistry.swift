@@ -8,9 +8,15 @@ import PanguWeights
 public struct ModelLoadOptions: Sendable {
     /// Which weights this process keeps (expert parallelism); nil keeps all.
     public var owns: WeightOwnership?
+    /// Expert parallelism: plans this process's slice of the model (Docs/ExpertParallel.md); nil loads it whole.
+    /// Architectures that cannot be split throw when it is set.
+    public var shard: ShardPlanner?
 
     /// Creates options.
-    public init(owns: WeightOwnership? = nil) { self.owns = owns }
+    public init(owns: WeightOwnership? = nil, shard: ShardPlanner? = nil) {
+        self.owns = owns
+        self.shard = shard
+    }
 }
 
 /// What `pangu quantize` needs from an architecture to write a GGUF file.

@@ -25,7 +25,9 @@ struct Chat: ParsableCommand {
         guard let mode = ThinkingMode(rawValue: think) else {
             throw ValidationError("--think must be slow, fast or auto, got '\(think)'")
         }
-        let engine = try Engine(loaded: options.load())
+        let loaded = try options.load()
+        defer { options.finish(loaded) }
+        let engine = try Engine(loaded: loaded)
         let session = ChatSession(engine: engine, system: system, thinking: mode,
                                   sampling: sampling.resolve(engine.loaded.generationConfig.sampling),
                                   maxTokens: maxTokens)

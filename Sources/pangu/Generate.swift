@@ -44,6 +44,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let loaded = try options.load()
+        defer { options.finish(loaded) }
         let params = sampling.resolve(loaded.generationConfig.sampling)
         let start = Date()
         var firstTokenAt: Date?

@@ -16,6 +16,7 @@ struct Logits: ParsableCommand {
         let ids = try parseTokenIds(tokenIds)
         guard !ids.isEmpty else { throw ValidationError("--token-ids is empty") }
         let loaded = try options.load()
+        defer { options.finish(loaded) }
         let cache = loaded.model.makeCache()
         let logits = try loaded.model.forward([SequenceStep(tokens: ids, cache: cache, allLogits: true)])[0]
         try NPYFile.write(logits, shape: [ids.count, loaded.model.info.vocabularySize], to: output)

@@ -16,8 +16,8 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Checkpoint directory (config.json + safetensors). Default: the built-in tiny model.")
     var model: String?
 
-    /// Loads the model, reading the weights up front with a progress bar for large checkpoints.
-    func load() throws -> LoadedModel { try ModelOptions.load(path: model) }
+    @Flag(help: "Split a Pangu Pro MoE model across the processes of `mpirun -np N` (N divides the expert groups and KV heads); rank 0 prints. See Docs/ExpertParallel.md.")
+    var expertParallel = false
 
     /// Loads `path` (or the built-in model), showing a progress bar for checkpoints over 512 MB unless `quiet`.
     static func load(path: String?, quiet: Bool = false) throws -> LoadedModel {

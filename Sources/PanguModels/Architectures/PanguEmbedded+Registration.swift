@@ -10,9 +10,13 @@ extension ModelArchitecture {
         modelTypes: ["PanguEmbedded", "pangu_embedded"],
         ggufArchitectures: PanguEmbeddedConfiguration.ggufArchitectures,
         weightMap: PanguEmbedded.weightMap,
-        load: { url, source, _ in try PanguEmbedded(configuration: .load(url), source: source) },
-        loadGGUF: { source, _ in
-            try PanguEmbedded(configuration: PanguEmbeddedConfiguration(gguf: source), source: source, scheme: .gguf)
+        load: { url, source, options in
+            try PanguEmbedded.refuseShard(options)
+            return try PanguEmbedded(configuration: .load(url), source: source)
+        },
+        loadGGUF: { source, options in
+            try PanguEmbedded.refuseShard(options)
+            return try PanguEmbedded(configuration: PanguEmbeddedConfiguration(gguf: source), source: source, scheme: .gguf)
         },
         validate: { url, source in _ = try PanguEmbedded.resolve(.load(url), source: source, scheme: .huggingFace) },
         ggufExport: { url, name, fileType in
@@ -25,4 +29,14 @@ extension ModelArchitecture {
             return GGUFExport(metadata: PanguGGUF.architectureMetadata(hyper, name: name, fileType: fileType),
                               layers: c.numHiddenLayers, experts: 0, vocabularySize: c.vocabSize, tiedOutput: c.tied)
         })
+}
+
+extension PanguEmbedded {
+    /// Expert parallelism splits a mixture of experts by expert groups; a dense model has none (Docs/ExpertParallel.md).
+    static func refuseShard(_ options: ModelLoadOptions) throws {
+        if options.shard != nil {
+            throw ModelError.invalidArgument("--expert-parallel needs a mixture-of-experts model (Pangu Pro MoE); "
+                + "openPangu-Embedded is dense and runs in one process")
+        }
+    }
 }

@@ -10,11 +10,12 @@ extension ModelArchitecture {
         ggufArchitectures: PanguProMoEConfiguration.ggufArchitectures,
         weightMap: PanguProMoE.weightMap,
         load: { url, source, options in
-            try PanguProMoE(configuration: .load(url), source: source, owns: options.owns)
+            try PanguProMoE(configuration: .load(url), source: source, owns: options.owns,
+                            shard: options.shard)
         },
         loadGGUF: { source, options in
             try PanguProMoE(configuration: PanguProMoEConfiguration(gguf: source), source: source, scheme: .gguf,
-                            owns: options.owns)
+                            owns: options.owns, shard: options.shard)
         },
         validate: { url, source in _ = try PanguProMoE.resolve(.load(url), source: source, scheme: .huggingFace) },
         ggufExport: { url, name, fileType in

@@ -66,6 +66,9 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
     let source: TensorSource
     /// Keeps repacked weights alive as long as the model.
     let loader: WeightLoader
+    /// This process's slice when the model is split across processes (then `info.heads`/`info.kvHeads` are the
+    /// slice's, so caches hold only its KV heads); nil for a whole model.
+    public let shard: ModelShard?
 
     /// Expected shape of each role (PyTorch order; per expert for expert roles) for configuration `c`.
     static func shapes(_ c: PanguProMoEConfiguration) -> (TensorRole) -> [Int]? {
@@ -93,12 +96,16 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
 
     /// Validates every tensor name, shape and dtype of `source` against configuration `c` without building
     /// anything. `owns` (expert parallelism) may leave out routed experts; every other tensor is always kept.
+    /// `shardOwns` (a split model's filter) applies to every tensor.
     public static func resolve(_ c: PanguProMoEConfiguration, source: TensorSource, scheme: NamingScheme,
-                               owns: WeightOwnership? = nil) throws -> ResolvedWeights {
+                               owns: WeightOwnership? = nil,
+                               shardOwns: WeightOwnership? = nil) throws -> ResolvedWeights {
         try c.validate()
         var expertsOnly: WeightOwnership?
-        if let owns {
-            expertsOnly = { role, layer, expert in role.isExpert ? owns(role, layer, expert) : true }
+        if owns != nil || shardOwns != nil {
+            expertsOnly = { role, layer, expert in
+                (!role.isExpert || owns?(role, layer, expert) ?? true) && shardOwns?(role, layer, expert) ?? true
+            }
         }
         return try WeightResolver.resolve(
             weightMap, in: source, scheme: scheme, layers: c.numHiddenLayers, experts: c.numExperts,
@@ -108,18 +115,23 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
 
     /// Builds the model from tensors in `source` (named per `scheme`), validating all names, shapes and dtypes.
     public init(configuration c: PanguProMoEConfiguration, source: TensorSource, scheme: NamingScheme = .huggingFace,
-                owns: WeightOwnership? = nil) throws {
+                owns: WeightOwnership? = nil, shard planner: ShardPlanner? = nil) throws {
         configuration = c
         self.source = source
-        let resolved = try Self.resolve(c, source: source, scheme: scheme, owns: owns)
         let loader = WeightLoader()
         self.loader = loader
+        let shard = try planner.map { try $0(Self.shardRequest(c, source: source, scheme: scheme)) }
+        self.shard = shard
+        var resolved = try Self.resolve(c, source: source, scheme: scheme, owns: owns, shardOwns: shard?.owns)
+        if let shard { resolved = try resolved.sliced(shard, headDim: c.resolvedHeadDim, copies: loader.copies) }
         let g = resolved.global
         embedding = loader.matrix(g[.tokenEmbedding]!)
         outputNorm = loader.floats(g[.outputNorm]!)
         output = loader.matmul(g[.output]!)
         let frequencies = Kernels.ropeInverseFrequencies(headDim: c.resolvedHeadDim, theta: c.ropeTheta)
         var expertBytes = 0, activeExpertBytes = 0
+        // A shard computes only its heads, and its KV cache holds only its KV heads.
+        let heads = shard?.queryHeads.count ?? c.numAttentionHeads, kvHeads = shard?.kvHeads.count ?? c.numKeyValueHeads
         var built: [Layer] = []
         for (l, t) in resolved.layers.enumerated() {
             let x = resolved.experts[l]
@@ -132,15 +144,17 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
             let held = experts.compactMap { $0 }
             let layerBytes = held.reduce(0) { $0 + $1.gate.byteCount + $1.up.byteCount + $1.down.byteCount }
             expertBytes += layerBytes
-            if !held.isEmpty { activeExpertBytes += layerBytes / held.count * c.expertGroups }
+            // Each group this process holds contributes one expert per token.
+            let groupsHeld = shard.map { $0.experts.count / c.expertsPerGroup } ?? c.expertGroups
+            if !held.isEmpty { activeExpertBytes += layerBytes / held.count * groupsHeld }
             let moe = MixtureOfGroupedExperts(
                 router: loader.matmul(t[.router]!), routerScale: loader.floats(t[.routerScale]!), experts: experts,
                 shared: SwiGLU(gate: loader.matmul(t[.sharedGate]!), up: loader.matmul(t[.sharedUp]!),
                                down: loader.matmul(t[.sharedDown]!), scratchName: "shared"),
                 groups: c.expertGroups)
             built.append(Layer(attnNorm: loader.floats(t[.attnNorm]!),
-                               attention: AttentionBlock(weights: loader.attention(t), heads: c.numAttentionHeads,
-                                                         kvHeads: c.numKeyValueHeads, headDim: c.resolvedHeadDim,
+                               attention: AttentionBlock(weights: loader.attention(t), heads: heads,
+                                                         kvHeads: kvHeads, headDim: c.resolvedHeadDim,
                                                          inverseFrequencies: frequencies),
                                ffnNorm: loader.floats(t[.ffnNorm]!), moe: moe))
         }
@@ -150,7 +164,7 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
         let active = tally.bytes - g[.tokenEmbedding]!.byteCount - expertBytes + activeExpertBytes
         var modelInfo = ModelInfo(architecture: c.architectures?.first ?? "PanguProMoEForCausalLM",
                                   vocabularySize: c.vocabSize, hiddenSize: c.hiddenSize, layers: c.numHiddenLayers,
-                                  heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.resolvedHeadDim,
+                                  heads: heads, kvHeads: kvHeads, headDim: c.resolvedHeadDim,
                                   intermediateSize: c.moeIntermediateSize, contextLength: c.maxPositionEmbeddings,
                                   parameterCount: tally.parameters, weightBytes: active,
                                   dtypes: tally.dtypes, eosTokenIds: c.eosTokenId?.ids ?? [], bosTokenId: c.bosTokenId)
@@ -165,6 +179,12 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
         KVCache(layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.contextLength)
     }
 
+    /// Checks `batch` and reserves cache room, as `forward` does first: a batch that passes cannot fail later for
+    /// its tokens or caches. A split model's rank 0 calls it before telling the other ranks to run the step.
+    public func prepare(_ batch: [SequenceStep]) throws {
+        try DecoderSteps.validate(batch, vocabularySize: info.vocabularySize)
+    }
+
     public func forward(_ batch: [SequenceStep]) throws -> [[Float]] {
         try DecoderSteps.validate(batch, vocabularySize: info.vocabularySize)
         let d = info.hiddenSize, eps = Float(configuration.rmsNormEps)
@@ -176,13 +196,45 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
             // x += attention(norm(x))
             DecoderSteps.rmsNorm(x, tokens: total, weight: layer.attnNorm, eps: eps, into: xb)
             layer.attention.forward(xb, batch: batch, layer: l, workspace: ws, into: y)
+            try shard?.collectives.sum(y, count: total * d)  // partial over this rank's heads
             Kernels.add(x, y, count: total * d)
             // x += moge(norm(x))
             DecoderSteps.rmsNorm(x, tokens: total, weight: layer.ffnNorm, eps: eps, into: xb)
             layer.moe.forward(xb, tokens: total, workspace: ws, into: y)
+            try shard?.collectives.sum(y, count: total * d)  // partial over this rank's groups and shared rows
             Kernels.add(x, y, count: total * d)
         }
         for step in batch { step.cache.advance(by: step.tokens.count) }
-        return DecoderSteps.logits(x, batch: batch, norm: outputNorm, eps: eps, output: output)
+        let logits = DecoderSteps.logits(x, batch: batch, norm: outputNorm, eps: eps, output: output)
+        guard let shard else { return logits }
+        // This rank's vocabulary rows → the full [rows, V] on rank 0 (empty arrays elsewhere).
+        let rows = batch.reduce(0) { $0 + ($1.allLogits ? $1.tokens.count : 1) }
+        guard let full = try shard.collectives.gatherLogits(logits.flatMap { $0 }, rows: rows) else {
+            return batch.map { _ in [] }
+        }
+        var results: [[Float]] = [], offset = 0
+        let v = info.vocabularySize
+        for step in batch {
+            let n = step.allLogits ? step.tokens.count : 1
+            results.append(Array(full[(offset * v)..<((offset + n) * v)]))
+            offset += n
+        }
+        return results
+    }
+
+    /// The split request for `c`: dimensions, and the largest quantisation blocks along the columns the split
+    /// cuts (o_proj, shared down_proj), read from the tensors' types in `source` (unknown tensors count as float:
+    /// they are reported by validation anyway).
+    static func shardRequest(_ c: PanguProMoEConfiguration, source: TensorSource, scheme: NamingScheme) -> ShardRequest {
+        func block(_ role: TensorRole) -> Int {
+            guard let entry = weightMap.perLayer.first(where: { $0.role == role }) else { return 1 }
+            return (0..<c.numHiddenLayers).reduce(1) { m, l in
+                max(m, source.tensor(entry.name(scheme, layer: l))?.dtype.blockSize ?? 1)
+            }
+        }
+        return ShardRequest(experts: c.numExperts, groups: c.expertGroups, heads: c.numAttentionHeads,
+                            kvHeads: c.numKeyValueHeads, headDim: c.resolvedHeadDim,
+                            sharedIntermediate: c.sharedExpertIntermediateSize, vocabulary: c.vocabSize,
+                            outputColumnBlock: block(.o), sharedDownBlock: block(.sharedDown))
     }
 }

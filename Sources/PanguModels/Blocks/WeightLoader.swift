@@ -7,6 +7,8 @@ import PanguWeights
 struct WeightLoader {
     /// Holds matmul weights repacked into a faster layout at load time (RowInterleave).
     let arena = WeightArena()
+    /// Column slices copied out of the mapping (expert parallelism); anonymous memory, so never released.
+    let copies = ColumnCopies()
 
     /// The tensor as a matrix, in the file's layout (file-backed, evictable pages).   [rows, cols]
     func matrix(_ t: TensorInfo) -> WeightMatrix {
@@ -15,7 +17,9 @@ struct WeightLoader {
 
     /// A matmul-only weight, repacked when a faster layout exists. The source pages are then released (every
     /// TensorSource is a read-only file mapping, so they would be re-read from the file if touched again).
-    func matmul(_ t: TensorInfo) -> WeightMatrix { arena.prepare(matrix(t), releaseSource: true) }
+    func matmul(_ t: TensorInfo) -> WeightMatrix {
+        arena.prepare(matrix(t), releaseSource: !copies.owns(t.data))
+    }
 
     /// A bias vector, copied out of the mapping so released weight pages are never faulted back in.
     func vector(_ t: TensorInfo) -> WeightVector {
