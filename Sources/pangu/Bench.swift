@@ -15,6 +15,8 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Repetitions.") var r: Int = 3
     @Option(name: .short, help: "Threads (default: all cores).") var t: Int?
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Split a Pangu Pro MoE model across the processes of `mpirun -np N` (rank 0 measures and prints).")
+    var expertParallel = false
 
     func run() throws {
         if let t { setenv("PANGU_THREADS", String(t), 1) }
@@ -22,7 +24,8 @@ struct Bench: ParsableCommand {
         // higher and noisier. Then forget the probe's own 1 GiB in the peak-RSS counter.
         let bandwidth = MemoryBandwidth.measure()
         resetPeakResidentBytes()
-        let loaded = try ModelOptions.load(path: model, quiet: json)
+        let loaded = try ExpertParallelLaunch.load(path: model, expertParallel: expertParallel, quiet: json)
+        defer { ExpertParallelLaunch.finish(loaded) }
         let m = loaded.model, info = m.info
         var rng = SystemRandomNumberGenerator()
         func randomTokens(_ k: Int) -> [Int] { (0..<k).map { _ in Int.random(in: 0..<info.vocabularySize, using: &rng) } }

@@ -11,7 +11,16 @@ import PanguParallel
 extension ModelOptions {
     /// Loads the model for a command: whole in this process, or this rank's slice under `--expert-parallel`.
     /// On ranks other than 0 it never returns: they follow rank 0's steps and exit when it shuts down.
-    func load() throws -> LoadedModel {
+    func load() throws -> LoadedModel { try ExpertParallelLaunch.load(path: model, expertParallel: expertParallel) }
+
+    /// Ends an expert-parallel run on rank 0 (the followers exit); nothing for a single process.
+    func finish(_ loaded: LoadedModel) { ExpertParallelLaunch.finish(loaded) }
+}
+
+enum ExpertParallelLaunch {
+    /// Loads the model for a command: whole in this process, or this rank's slice with `expertParallel`.
+    /// On ranks other than 0 it never returns: they follow rank 0's steps and exit when it shuts down.
+    static func load(path: String?, expertParallel: Bool, quiet: Bool = false) throws -> LoadedModel {
         guard expertParallel else {
             if let n = Communicator.launcherWorldSize, n > 1 {
                 // Said once, by the launcher's rank 0; the others just fail.
@@ -21,22 +30,20 @@ extension ModelOptions {
                     + "every process would load and run the whole model on its own. Add --expert-parallel to split "
                     + "the model across the processes, or run a single process without mpirun.")
             }
-            return try ModelOptions.load(path: model)
+            return try ModelOptions.load(path: path, quiet: quiet)
         }
-        return try ExpertParallelLaunch.load(path: model)
+        return try loadSplit(path: path)
     }
 
     /// Ends an expert-parallel run on rank 0 (the followers exit); nothing for a single process.
-    func finish(_ loaded: LoadedModel) {
+    static func finish(_ loaded: LoadedModel) {
         guard let distributed = loaded.model as? ExpertParallelModel else { return }
         do { try distributed.shutdown() } catch {
             FileHandle.standardError.write(Data("pangu: shutting down the other ranks failed: \(error)\n".utf8))
         }
     }
-}
 
-enum ExpertParallelLaunch {
-    static func load(path: String?) throws -> LoadedModel {
+    static func loadSplit(path: String?) throws -> LoadedModel {
         let comm = try Communicator.world()
         let dir = try path.map { URL(fileURLWithPath: $0) } ?? BuiltinModel.directory()
         var loaded: LoadedModel?
