@@ -71,6 +71,7 @@ let package = Package(
         .testTarget(name: "PanguModelsTests", dependencies: ["PanguModels", "PanguRuntime", "PanguTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguCLITests", dependencies: ["pangu", "PanguTestSupport", "PanguWeights"]),
+        .testTarget(name: "PanguParallelTests", dependencies: ["PanguParallel", "PanguModels", "PanguDistributed", "PanguWeights", "PanguTestSupport"]),
         .testTarget(name: "PanguDistributedTests", dependencies: ["PanguDistributed", "mpi-selftest"]),
         .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTestSupport"]),
     ]

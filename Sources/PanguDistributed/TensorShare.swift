@@ -89,7 +89,7 @@ public enum ParallelTensorRole: Sendable, Equatable {
         "attn_norm.weight": .replicated, "ffn_norm.weight": .replicated,
         "attn_q.weight": .q, "attn_q.bias": .qBias, "attn_k.weight": .k, "attn_k.bias": .kBias,
         "attn_v.weight": .v, "attn_v.bias": .vBias, "attn_output.weight": .o, "attn_output.bias": .oBias,
-        "ffn_gate_inp.weight": .replicated, "ffn_router_scale.weight": .replicated,
+        "ffn_gate_inp.weight": .replicated, "exp_probs_scale.weight": .replicated,
         "ffn_gate_exps.weight": .stackedExperts, "ffn_up_exps.weight": .stackedExperts,
         "ffn_down_exps.weight": .stackedExperts,
         "ffn_gate_shexp.weight": .sharedGate, "ffn_up_shexp.weight": .sharedUp,

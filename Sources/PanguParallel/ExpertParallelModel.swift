@@ -14,11 +14,34 @@ import PanguDistributed
 import PanguModels
 import PanguTensor
 
-/// Rank 0's view of a model split across all ranks of `comm`.
+/// How rank 0 hands each step to the other ranks: a broadcast from rank 0 (MPI in production, a recorder in tests).
+public protocol StepChannel: AnyObject, Sendable {
+    /// This process's rank.
+    var rank: Int { get }
+    /// Replaces `words` on every rank by rank 0's; waits without spinning a core.
+    func broadcast(_ words: inout [Int64]) throws
+    /// Ends the channel after the stop message (MPI_Finalize).
+    func close() throws
+    /// Ends the whole job: for a failure in the middle of a step, when the other ranks wait in a collective.
+    func abort(code: Int32) -> Never
+}
+
+/// The MPI world as a step channel.
+public final class MPIStepChannel: StepChannel, @unchecked Sendable {
+    let comm: Communicator
+    /// Wraps `comm`.
+    public init(_ comm: Communicator) { self.comm = comm }
+    public var rank: Int { comm.rank }
+    public func broadcast(_ words: inout [Int64]) throws { try comm.broadcast(&words, root: 0, idleWait: true) }
+    public func close() throws { try comm.finalize() }
+    public func abort(code: Int32) -> Never { comm.abort(code: code) }
+}
+
+/// Rank 0's view of a model split across all ranks of a channel.
 public final class ExpertParallelModel: LanguageModel, @unchecked Sendable {
     /// Rank 0's own slice (the forward runs on it too).
     public let local: PanguProMoE
-    let comm: Communicator
+    let comm: StepChannel
     private let lock = NSLock()
     private struct Entry {
         weak var cache: KVCache?
@@ -30,9 +53,9 @@ public final class ExpertParallelModel: LanguageModel, @unchecked Sendable {
     private var stopped = false
 
     /// Wraps rank 0's slice; the other ranks must be in `ExpertParallelFollower.run`.
-    public init(local: PanguProMoE, comm: Communicator) {
+    public init(local: PanguProMoE, channel: StepChannel) {
         self.local = local
-        self.comm = comm
+        self.comm = channel
     }
 
     public var info: ModelInfo { local.info }
@@ -77,7 +100,7 @@ public final class ExpertParallelModel: LanguageModel, @unchecked Sendable {
                 entries[ObjectIdentifier(step.cache)]?.count = step.cache.count + step.tokens.count
             }
             do {
-                try comm.broadcast(&message, root: 0, idleWait: true)
+                try comm.broadcast(&message)
                 return try local.forward(batch)
             } catch {
                 // The followers are inside the step's collectives: only ending the job frees them.
@@ -93,8 +116,8 @@ public final class ExpertParallelModel: LanguageModel, @unchecked Sendable {
             guard !stopped else { return }
             stopped = true
             var stop: [Int64] = [0]
-            try comm.broadcast(&stop, root: 0, idleWait: true)
-            try comm.finalize()
+            try comm.broadcast(&stop)
+            try comm.close()
         }
     }
 }
@@ -102,14 +125,15 @@ public final class ExpertParallelModel: LanguageModel, @unchecked Sendable {
 /// The loop of ranks 1..<N: receive a step, run it on the local slice, repeat until rank 0 says stop.
 public enum ExpertParallelFollower {
     /// Runs until rank 0 sends stop. Throws for a malformed message or a failed step (the caller must then
-    /// `abort` the job: rank 0 is waiting in a collective).
-    public static func run(_ model: PanguProMoE, comm: Communicator) throws {
+    /// `abort` the job: rank 0 is waiting in a collective). `observe` sees every step and its result (tests).
+    public static func run(_ model: PanguProMoE, channel comm: StepChannel,
+                           observe: (([SequenceStep], [[Float]]) -> Void)? = nil) throws {
         var mirrors: [Int64: KVCache] = [:]
         var pools: [KVElementType: KVBlockPool] = [:]
         let info = model.info
         while true {
             var message: [Int64] = []
-            try comm.broadcast(&message, root: 0, idleWait: true)
+            try comm.broadcast(&message)
             var reader = Reader(words: message)
             guard try reader.next() == 1 else { return }
             for _ in 0..<(try reader.count()) { mirrors[try reader.next()] = nil }
@@ -138,7 +162,8 @@ public enum ExpertParallelFollower {
                 cache.truncate(to: count)
                 batch.append(SequenceStep(tokens: tokens, cache: cache, allLogits: all))
             }
-            _ = try model.forward(batch)
+            let logits = try model.forward(batch)
+            observe?(batch, logits)
         }
     }
 

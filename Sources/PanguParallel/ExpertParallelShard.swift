@@ -23,13 +23,13 @@ public enum ExpertParallel {
             let plan = plans[comm.rank]
             return ModelShard(rank: plan.rank, ranks: plan.ranks, experts: plan.experts, queryHeads: plan.queryHeads,
                               kvHeads: plan.kvHeads, sharedRows: plan.sharedRows, outputRows: plan.outputRows,
-                              addsOutputBias: plan.addsOutputBias, owns: owns(plan),
+                              addsOutputBias: plan.addsOutputBias, owns: ownership(plan),
                               collectives: MPICollectives(comm: comm, plans: plans))
         }
     }
 
     /// The weight filter of `plan`: a tensor is resolved when its share is not `.none`.
-    static func owns(_ plan: ExpertParallelPlan) -> WeightOwnership {
+    public static func ownership(_ plan: ExpertParallelPlan) -> WeightOwnership {
         { role, _, expert in
             guard let p = parallelRole(role, expert: expert) else { return true }
             return ((try? plan.share(of: p)) ?? .whole) != TensorShare.none

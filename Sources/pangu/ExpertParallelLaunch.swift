@@ -72,7 +72,7 @@ enum ExpertParallelLaunch {
         try reportMemory(model, comm: comm)
         guard comm.rank == 0 else {
             do {
-                try ExpertParallelFollower.run(model, comm: comm)
+                try ExpertParallelFollower.run(model, channel: MPIStepChannel(comm))
                 try comm.finalize()
             } catch {
                 FileHandle.standardError.write(Data("pangu: rank \(comm.rank): \(error)\n".utf8))
@@ -80,7 +80,7 @@ enum ExpertParallelLaunch {
             }
             Foundation.exit(0)
         }
-        return LoadedModel(loaded, model: ExpertParallelModel(local: model, comm: comm))
+        return LoadedModel(loaded, model: ExpertParallelModel(local: model, channel: MPIStepChannel(comm)))
     }
 
     /// Rank 0 prints what every rank holds: weight bytes (file-backed + repacked/copied), experts, heads, rows.
