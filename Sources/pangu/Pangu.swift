@@ -23,10 +23,23 @@ struct ModelOptions: ParsableArguments {
     static func load(path: String?, quiet: Bool = false) throws -> LoadedModel {
         let dir = try path.map { URL(fileURLWithPath: $0) } ?? BuiltinModel.directory()
         let progress = ProgressBar(label: "loading")
-        return try LoadedModel(directory: dir, prefault: true) { done, total in
+        // Reading every page up front only helps when the weights fit in memory; for a larger file (a Pro MoE
+        // bigger than RAM) it would read the whole file once just to have the kernel evict most of it again.
+        let prefault = weightFileBytes(dir) < ProcessInfo.processInfo.physicalMemory / 2
+        return try LoadedModel(directory: dir, prefault: prefault) { done, total in
             if total > 512 << 20 && !quiet { progress.update(done, total) }
         }
     }
+}
+
+/// Bytes of a GGUF file, or of the files directly inside a checkpoint directory.
+func weightFileBytes(_ url: URL) -> UInt64 {
+    let fm = FileManager.default
+    var isDirectory: ObjCBool = false
+    guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return 0 }
+    let files = isDirectory.boolValue
+        ? ((try? fm.contentsOfDirectory(atPath: url.path)) ?? []).map { url.appendingPathComponent($0).path } : [url.path]
+    return files.reduce(0) { $0 + ((try? fm.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
 }
 
 /// A one-line progress bar on standard error.
