@@ -6,6 +6,7 @@
 import Foundation
 import PanguModels
 import PanguRuntime
+import PanguTensor
 import PanguTokenizer
 
 /// Errors the scheduler throws at submission (the HTTP layer maps them to status codes).
@@ -136,6 +137,8 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         self.eosTokenIds = eosTokenIds
         contextLimit = limit
         prefixes = PrefixCache(model: model, capacity: configuration.prefixCacheEntries)
+        // A request's output must not depend on what else is batched with it.
+        Kernels.batchInvariant = true
         let thread = Thread { [self] in loop() }
         thread.name = "pangu-scheduler"
         thread.stackSize = 8 << 20

@@ -5,6 +5,7 @@ import Foundation
 import PanguEngine
 import PanguModels
 import PanguRuntime
+import PanguTensor
 import PanguTestSupport
 import XCTest
 
@@ -64,11 +65,11 @@ final class SchedulerTests: XCTestCase {
     /// 16 requests with different prompt lengths, greedy and seeded sampling, penalties and logprobs.
     static func requests(_ e: Engine) -> [GenerationRequest] {
         (0..<16).map { i in
-            let text = String(repeating: "word\(i) 你好 ", count: 1 + (i * 7) % 23)
+            let text = String(repeating: "word\(i) 你好 ", count: 1 + (i * 7) % 9)
             let prompt = e.tokenizer.encode(text, addSpecialTokens: true)
             let sampling = i % 2 == 0 ? SamplingParameters.greedy
                 : SamplingParameters(temperature: 0.8, topK: 20, topP: 0.95, repetitionPenalty: 1.1, seed: UInt64(i))
-            var r = GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: 6 + i % 5)
+            var r = GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: 4 + i % 4)
             r.logprobs = 3
             r.presencePenalty = i % 3 == 0 ? 0.5 : 0
             r.splitReasoning = false
@@ -173,12 +174,13 @@ final class SchedulerTests: XCTestCase {
         }
     }
 
-    /// Prefill in chunks of 1, 7 and 64 tokens must give exactly the logits of one forward over the whole prompt.
+    /// Prefill in chunks of 1, 7 and 30 tokens must give exactly the logits of one forward over the whole prompt.
     func testChunkedPrefillEqualsOneShot() throws {
+        Kernels.batchInvariant = true
         let m = Self.engine.model
-        let prompt = (0..<150).map { ($0 * 37 + 11) % m.info.vocabularySize }
+        let prompt = (0..<61).map { ($0 * 37 + 11) % m.info.vocabularySize }
         let whole = try m.forward([SequenceStep(tokens: prompt, cache: m.makeCache())])[0]
-        for chunk in [1, 7, 64] {
+        for chunk in [1, 7, 30] {
             let cache = m.makeCache()
             var last: [Float] = []
             var i = 0
