@@ -220,6 +220,31 @@ final class SchedulerTests: XCTestCase {
         await s.shutdown(cancelInFlight: false)
     }
 
+    /// NaN logits end that sequence with a clear error; the request batched with it is unaffected.
+    func testNaNLogitsEndOnlyTheirStream() async throws {
+        let e = Self.engine
+        var good = Self.requests(e)[3]
+        good.prompt[0] = 2
+        let alone = try Scheduler(engine: e, configuration: .init(parallel: 1))
+        let expected = try await collect(try alone.submit(good))
+        await alone.shutdown(cancelInFlight: false)
+        let model = PoisonedModel(e.model, poison: 7)
+        let s = try Scheduler(model: model, tokenizer: e.tokenizer, eosTokenIds: e.eosTokenIds,
+                              configuration: .init(parallel: 4, prefixCacheEntries: 0))
+        var bad = good
+        bad.prompt[0] = 7
+        let badStream = try s.submit(bad), goodStream = try s.submit(good)
+        do {
+            _ = try await collect(badStream)
+            XCTFail("NaN logits must end the stream with an error")
+        } catch {
+            guard case .nonFiniteLogits? = error as? DecodeError else { return XCTFail("\(error)") }
+        }
+        let got = try await collect(goodStream)
+        XCTAssertNil(firstDifference(got, expected))
+        await s.shutdown(cancelInFlight: false)
+    }
+
     /// A multi-turn prompt that extends a finished sequence reuses its cache, with the same output as a fresh run.
     func testPrefixReuseGivesTheSameOutput() async throws {
         let e = Self.engine
@@ -236,6 +261,27 @@ final class SchedulerTests: XCTestCase {
         XCTAssertNil(firstDifference(reused, direct))
         await s.shutdown(cancelInFlight: false)
         await fresh.shutdown(cancelInFlight: false)
+    }
+}
+
+/// Wraps a model and returns NaN logits for every sequence whose prompt starts with `poison` (as a checkpoint
+/// with NaN weights would).
+final class PoisonedModel: LanguageModel, @unchecked Sendable {
+    let base: LanguageModel
+    let poison: Int
+    private var poisoned = Set<ObjectIdentifier>()
+    init(_ base: LanguageModel, poison: Int) { self.base = base; self.poison = poison }
+    var info: ModelInfo { base.info }
+    func makeCache() -> KVCache { base.makeCache() }
+    func forward(_ batch: [SequenceStep]) throws -> [[Float]] {
+        var out = try base.forward(batch)
+        for (i, step) in batch.enumerated() {
+            if step.cache.count == step.tokens.count && step.tokens.first == poison {
+                poisoned.insert(ObjectIdentifier(step.cache))
+            }
+            if poisoned.contains(ObjectIdentifier(step.cache)) { out[i] = out[i].map { _ in .nan } }
+        }
+        return out
     }
 }
 
