@@ -88,8 +88,13 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
 
     /// The configuration in force (contextLimit resolved).
     public let configuration: Configuration
-    /// Called on the scheduler thread after every step with fresh counters (keep it cheap).
-    public var onStep: (@Sendable (SchedulerMetrics) -> Void)?
+    /// Called on the scheduler thread after every forward step with fresh counters (keep it cheap: it delays
+    /// the next step). May be set at any time.
+    public var onStep: (@Sendable (SchedulerMetrics) -> Void)? {
+        get { condition.lock(); defer { condition.unlock() }; return stepHook }
+        set { condition.lock(); stepHook = newValue; condition.unlock() }
+    }
+    private var stepHook: (@Sendable (SchedulerMetrics) -> Void)?
     private let model: LanguageModel
     private let tokenizer: HuggingFaceTokenizer
     private let eosTokenIds: [Int]
@@ -280,6 +285,11 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
 
     /// Gives `s` a cache (with the longest reusable prefix) and starts its prefill.
     private func admit(_ s: ActiveSequence) {
+        if s.state.decoder.finish != nil {
+            // max tokens 0: nothing to run.
+            end(s, cancelled: true)
+            return
+        }
         let (cache, reused) = prefixes.acquire(prompt: s.prompt)
         s.cache = cache
         s.cachedPrompt = reused
@@ -348,8 +358,9 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         sharedMetrics.generatedTokens += generated
         sharedMetrics.running = running.count
         let snapshot = sharedMetrics
+        let hook = stepHook
         condition.unlock()
-        onStep?(snapshot)
+        hook?(snapshot)
     }
 
     private func summary(_ s: ActiveSequence) -> GenerationSummary {
@@ -369,7 +380,7 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         s.continuation.finish()
         release(s)
         condition.lock()
-        if cancelled { sharedMetrics.cancelled += 1 } else { sharedMetrics.completed += 1 }
+        if s.state.finish == .cancelled { sharedMetrics.cancelled += 1 } else { sharedMetrics.completed += 1 }
         condition.unlock()
     }
 

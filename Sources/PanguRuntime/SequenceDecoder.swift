@@ -122,7 +122,14 @@ public final class SequenceDecoder {
             throw DecodeError.nonFiniteLogits(token: bad, position: context.count, value: logits[bad])
         }
         var l = logits
-        Sampler.applyRepetitionPenalty(&l, context: context, penalty: settings.sampling.repetitionPenalty)
+        let penalty = settings.sampling.repetitionPenalty
+        if penalty != 1 {
+            // Same rule as `Sampler.applyRepetitionPenalty`, over the distinct ids kept in `counts` (no O(context)
+            // set per token).
+            for id in counts.keys where id >= 0 && id < l.count {
+                l[id] = l[id] > 0 ? l[id] / penalty : l[id] * penalty
+            }
+        }
         if settings.presencePenalty != 0 || settings.frequencyPenalty != 0 {
             for (id, n) in counts where id >= 0 && id < l.count {
                 l[id] -= settings.presencePenalty + settings.frequencyPenalty * Float(n)

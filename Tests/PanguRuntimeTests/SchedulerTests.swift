@@ -166,7 +166,14 @@ final class SchedulerTests: XCTestCase {
                                   sampling: .greedy, maxTokens: 8)
         r.splitReasoning = false
         let streams = [try s.submit(r), try s.submit(r)]
+        var none = r
+        none.maxTokens = 0
+        let empty = try s.submit(none)
         await s.shutdown(cancelInFlight: false)
+        let c = try await collect(empty)
+        XCTAssertEqual(c.finish, .length)
+        XCTAssertEqual(c.completionTokens, 0)
+        XCTAssertEqual(c.content, "")
         for stream in streams {
             let c = try await collect(stream)
             XCTAssertNotEqual(c.finish, .cancelled)
