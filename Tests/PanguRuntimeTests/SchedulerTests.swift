@@ -110,6 +110,9 @@ final class SchedulerTests: XCTestCase {
                                   sampling: .greedy, maxTokens: 3000)
         r.splitReasoning = false
         r.sampling = SamplingParameters(temperature: 1, seed: 3)
+        // No end-of-sequence: the request must still be running when it is cancelled.
+        let eos = Set(e.eosTokenIds)
+        r.constraint = { BanConstraint(eos) }
         let task = Task {
             var n = 0
             for try await event in try s.submit(r) { if case .delta = event { n += 1 } }
@@ -131,18 +134,27 @@ final class SchedulerTests: XCTestCase {
 
     func testQueueFullAndContextLimitAreThrownAtSubmit() async throws {
         let e = Self.engine
-        let s = try Scheduler(engine: e, configuration: .init(parallel: 1, maxWaiting: 2, contextLimit: 64))
         let prompt = e.tokenizer.encode("queue", addSpecialTokens: true)
-        var long = GenerationRequest(prompt: prompt, sampling: SamplingParameters(temperature: 1, seed: 1),
-                                     maxTokens: 64 - prompt.count)
-        long.splitReasoning = false
-        XCTAssertThrowsError(try s.submit(GenerationRequest(prompt: prompt, sampling: .greedy,
-                                                            maxTokens: 65 - prompt.count))) { error in
+        let limited = try Scheduler(engine: e, configuration: .init(parallel: 1, maxWaiting: 2, contextLimit: 64))
+        XCTAssertThrowsError(try limited.submit(GenerationRequest(prompt: prompt, sampling: .greedy,
+                                                                  maxTokens: 65 - prompt.count))) { error in
             XCTAssertEqual(error as? SchedulerError,
                            .contextExceeded(promptTokens: prompt.count, maxTokens: 65 - prompt.count, limit: 64))
         }
-        XCTAssertThrowsError(try s.submit(GenerationRequest(prompt: [], sampling: .greedy, maxTokens: 1)))
-        XCTAssertThrowsError(try s.submit(GenerationRequest(prompt: [1, 999_999], sampling: .greedy, maxTokens: 1)))
+        let fits = try await collect(try limited.submit(GenerationRequest(prompt: prompt, sampling: .greedy,
+                                                                          maxTokens: 64 - prompt.count)))
+        XCTAssertNotNil(fits.finish)
+        XCTAssertThrowsError(try limited.submit(GenerationRequest(prompt: [], sampling: .greedy, maxTokens: 1)))
+        XCTAssertThrowsError(try limited.submit(GenerationRequest(prompt: [1, 999_999], sampling: .greedy, maxTokens: 1)))
+        await limited.shutdown(cancelInFlight: false)
+
+        // Long requests that cannot end early (no EOS): one runs, two wait, the fourth is refused.
+        let s = try Scheduler(engine: e, configuration: .init(parallel: 1, maxWaiting: 2))
+        var long = GenerationRequest(prompt: prompt, sampling: SamplingParameters(temperature: 1, seed: 1),
+                                     maxTokens: 3000)
+        long.splitReasoning = false
+        let eos = Set(e.eosTokenIds)
+        long.constraint = { BanConstraint(eos) }
         let first = try s.submit(long)
         let running = await eventually { s.metrics.running == 1 }
         XCTAssertTrue(running)
@@ -290,6 +302,15 @@ final class PoisonedModel: LanguageModel, @unchecked Sendable {
         }
         return out
     }
+}
+
+/// Forbids the given ids (e.g. end of sequence, so a request runs to its budget).
+final class BanConstraint: LogitsConstraint {
+    let banned: Set<Int>
+    init(_ banned: Set<Int>) { self.banned = banned }
+    func mask(_ logits: inout [Float]) { for id in banned where id < logits.count { logits[id] = -.infinity } }
+    func accept(_ token: Int) throws {}
+    var isComplete: Bool { false }
 }
 
 /// Allows every token, but throws on the `after`-th accepted token.
