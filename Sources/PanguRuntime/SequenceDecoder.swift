@@ -96,6 +96,18 @@ public final class SequenceDecoder {
         if !s.repetitionPenalty.isFinite || s.repetitionPenalty <= 0 {
             throw RuntimeError.invalidRequest("repetition penalty must be a positive number, got \(s.repetitionPenalty)")
         }
+        // The sampler divides by the temperature and sorts by probability: NaN or out-of-range settings would
+        // make it meaningless (or empty its candidate list), so they are rejected here.
+        guard s.temperature.isFinite, s.temperature >= 0 else {
+            throw RuntimeError.invalidRequest("temperature must be a number ≥ 0, got \(s.temperature)")
+        }
+        guard s.topP.isFinite, s.topP >= 0, s.topP <= 1 else {
+            throw RuntimeError.invalidRequest("top_p must be between 0 and 1, got \(s.topP)")
+        }
+        guard s.minP.isFinite, s.minP >= 0, s.minP <= 1 else {
+            throw RuntimeError.invalidRequest("min_p must be between 0 and 1, got \(s.minP)")
+        }
+        guard s.topK >= 0 else { throw RuntimeError.invalidRequest("top_k must be ≥ 0, got \(s.topK)") }
         if !settings.presencePenalty.isFinite || !settings.frequencyPenalty.isFinite {
             throw RuntimeError.invalidRequest("presence and frequency penalties must be finite numbers")
         }
