@@ -56,7 +56,7 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var cancelled = 0
     public var failed = 0
     public var rejected = 0
-    /// Bytes of KV cache held by running sequences and the prefix cache.
+    /// Bytes of KV-cache blocks in use (running sequences and the prefix cache).
     public var kvCacheBytes = 0
 }
 
@@ -72,17 +72,25 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         public var contextLimit: Int?
         /// Most prompt tokens prefilled per step (all prefilling sequences together).
         public var prefillChunk: Int = 256
-        /// Finished sequences' caches kept for prefix reuse (0 = off).
+        /// Finished sequences' caches kept for prefix reuse (0 = off). Running sequences are shared from too.
         public var prefixCacheEntries: Int = 4
+        /// KV-cache element type.
+        public var cacheType: KVElementType = .f32
+        /// KV-cache budget in positions (all sequences together, prefix cache included); nil = `parallel` ×
+        /// `contextLimit`, so every running sequence can always reach its limit. Sequences are admitted only when
+        /// the blocks for their whole prompt + max tokens are free.
+        public var kvPositions: Int?
 
         /// Creates a configuration.
         public init(parallel: Int = 4, maxWaiting: Int = 64, contextLimit: Int? = nil, prefillChunk: Int = 256,
-                    prefixCacheEntries: Int = 4) {
+                    prefixCacheEntries: Int = 4, cacheType: KVElementType = .f32, kvPositions: Int? = nil) {
             self.parallel = parallel
             self.maxWaiting = maxWaiting
             self.contextLimit = contextLimit
             self.prefillChunk = prefillChunk
             self.prefixCacheEntries = prefixCacheEntries
+            self.cacheType = cacheType
+            self.kvPositions = kvPositions
         }
     }
 
@@ -136,12 +144,20 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         }
         var resolved = configuration
         resolved.contextLimit = limit
+        // One spare block per sequence: a shared last prefix block is copied before the first write into it.
+        let positions = configuration.kvPositions ?? configuration.parallel * (limit + KVBlockPool.blockSize)
+        guard KVBlockPool.blocks(for: positions) >= KVBlockPool.blocks(for: limit) + 1 else {
+            throw SchedulerError.invalidRequest(
+                "a KV budget of \(positions) positions cannot hold one request of \(limit) tokens")
+        }
+        resolved.kvPositions = positions
         self.configuration = resolved
         self.model = model
         self.tokenizer = tokenizer
         self.eosTokenIds = eosTokenIds
         contextLimit = limit
-        prefixes = PrefixCache(model: model, capacity: configuration.prefixCacheEntries)
+        prefixes = PrefixCache(model: model, pool: model.makePool(elementType: configuration.cacheType, positions: positions),
+                               maxPositions: limit, capacity: configuration.prefixCacheEntries)
         // A request's output must not depend on what else is batched with it.
         Kernels.batchInvariant = true
         let thread = Thread { [self] in loop() }
@@ -238,9 +254,16 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
                     if cancelled.contains(s.id) { admitted.append(s); s.cancelledByClient = true; return true }
                     return false
                 }
-                while running.count + admitted.filter({ !$0.cancelledByClient }).count < configuration.parallel,
-                      !waiting.isEmpty {
+                // First come, first served, while a slot and the blocks for the whole request are free.
+                var committed = running.reduce(0) { $0 + max(0, Self.worstBlocks($1) - ($1.cache?.blockCount ?? 0)) }
+                var slots = configuration.parallel - running.count
+                while slots > 0, let head = waiting.first {
+                    let need = Self.worstBlocks(head)
+                    while prefixes.pool.freeBlocks - committed < need && prefixes.evictOne() {}
+                    guard prefixes.pool.freeBlocks - committed >= need else { break }
                     admitted.append(waiting.removeFirst())
+                    committed += need
+                    slots -= 1
                 }
             }
             sharedMetrics.waiting = waiting.count
@@ -264,7 +287,7 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
             }
             if !running.isEmpty { runStep() }
 
-            let kvBytes = running.reduce(prefixes.allocatedBytes) { $0 + ($1.cache?.allocatedBytes ?? 0) }
+            let kvBytes = (prefixes.pool.capacity - prefixes.pool.freeBlocks) * prefixes.pool.blockBytes
             condition.lock()
             sharedMetrics.running = running.count
             sharedMetrics.kvCacheBytes = kvBytes
@@ -290,7 +313,10 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
             end(s, cancelled: true)
             return
         }
-        let (cache, reused) = prefixes.acquire(prompt: s.prompt)
+        let shareable = running.compactMap { r in
+            r.cache.map { CachedTokens(cache: $0, tokens: Array(r.prompt.prefix(r.prefilled))) }
+        }
+        let (cache, reused) = prefixes.acquire(prompt: s.prompt, running: shareable)
         s.cache = cache
         s.cachedPrompt = reused
         s.prefilled = reused
@@ -361,6 +387,12 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         let hook = stepHook
         condition.unlock()
         hook?(snapshot)
+    }
+
+    /// Blocks a sequence may hold at most: its prompt and every token it may generate, plus one for a copy on
+    /// write of a shared block.
+    private static func worstBlocks(_ s: ActiveSequence) -> Int {
+        KVBlockPool.blocks(for: s.prompt.count + s.state.decoder.settings.maxTokens) + 1
     }
 
     private func summary(_ s: ActiveSequence) -> GenerationSummary {

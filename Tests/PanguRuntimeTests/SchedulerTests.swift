@@ -264,6 +264,53 @@ final class SchedulerTests: XCTestCase {
         await s.shutdown(cancelInFlight: false)
     }
 
+    /// With a KV budget of 8 blocks (each request may need 5), a second request waits for blocks (not only for a slot) and then runs.
+    func testAdmissionWaitsForFreeBlocks() async throws {
+        let e = Self.engine
+        let prompt = e.tokenizer.encode("blocks", addSpecialTokens: true)
+        let s = try Scheduler(engine: e, configuration: .init(parallel: 4, contextLimit: 100, prefixCacheEntries: 0,
+                                                              kvPositions: 120))
+        var r = GenerationRequest(prompt: prompt, sampling: SamplingParameters(temperature: 1, seed: 9), maxTokens: 60)
+        r.splitReasoning = false
+        let eos = Set(e.eosTokenIds)
+        r.constraint = { BanConstraint(eos) }
+        let first = try s.submit(r), second = try s.submit(r)
+        let queued = await eventually { s.metrics.running == 1 && s.metrics.waiting == 1 }
+        XCTAssertTrue(queued, "the second request must wait for blocks: \(s.metrics)")
+        let a = try await collect(first), b = try await collect(second)
+        XCTAssertEqual(a.completionTokens, 60)
+        XCTAssertEqual(b.completionTokens, 60)
+        XCTAssertEqual(a, b, "same seed, same prompt, same output")
+        let freed = await eventually { s.metrics.kvCacheBytes == 0 }
+        XCTAssertTrue(freed, "\(s.metrics)")
+        await s.shutdown(cancelInFlight: false)
+    }
+
+    /// A request whose prompt a running sequence already holds shares its blocks, with the same output as alone.
+    func testRunningSequencesSharePromptBlocks() async throws {
+        let e = Self.engine
+        var b = Self.requests(e)[6]
+        b.logprobs = 2
+        let alone = try Scheduler(engine: e, configuration: .init(parallel: 1, prefixCacheEntries: 0))
+        let expected = try await collect(try alone.submit(b))
+        await alone.shutdown(cancelInFlight: false)
+
+        let s = try Scheduler(engine: e, configuration: .init(parallel: 2, prefixCacheEntries: 0))
+        var a = b
+        a.maxTokens = 2000
+        let eos = Set(e.eosTokenIds)
+        a.constraint = { BanConstraint(eos) }
+        let long = try s.submit(a)
+        let started = await eventually { s.metrics.generatedTokens > 0 }
+        XCTAssertTrue(started)
+        let got = try await collect(try s.submit(b))
+        XCTAssertEqual(s.metrics.cachedPromptTokens, b.prompt.count - 1)
+        XCTAssertNil(firstDifference(got, expected))
+        await s.shutdown(cancelInFlight: true)
+        let ended = try await collect(long)
+        XCTAssertEqual(ended.finish, .cancelled)
+    }
+
     /// A multi-turn prompt that extends a finished sequence reuses its cache, with the same output as a fresh run.
     func testPrefixReuseGivesTheSameOutput() async throws {
         let e = Self.engine
