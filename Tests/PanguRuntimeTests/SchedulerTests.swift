@@ -98,6 +98,7 @@ final class SchedulerTests: XCTestCase {
             let got = try await t.value
             XCTAssertNil(firstDifference(got, expected[i]), "request \(i) differs when batched")
             XCTAssertFalse(got.logprobs.isEmpty)
+            XCTAssertEqual(got.logprobs.count, got.completionTokens, "one logprob entry per generated token")
         }
         XCTAssertGreaterThan(batched.metrics.generatedTokens, 0)
         await batched.shutdown(cancelInFlight: false)
