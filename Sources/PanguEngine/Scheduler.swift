@@ -60,7 +60,8 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var kvCacheBytes = 0
 }
 
-/// Runs `GenerationRequest`s on one model with continuous batching.
+/// Runs `GenerationRequest`s on one model with continuous batching. Its thread runs until `shutdown`, which also
+/// keeps the scheduler alive until then. Creating one sets `Kernels.batchInvariant` for the process.
 public final class Scheduler: GenerationService, @unchecked Sendable {
     /// Limits and tuning.
     public struct Configuration: Sendable {
