@@ -41,6 +41,12 @@ let package = Package(
         .target(name: "PanguModels", dependencies: ["PanguTensor", "PanguWeights"], swiftSettings: fastMath),
         // Layer 3: KV cache, sampler, token generation (token ids only).
         .target(name: "PanguRuntime", dependencies: ["PanguModels"], swiftSettings: fastMath),
+        // Open MPI through pkg-config `ompi` (Debian: libopenmpi-dev; the mpirun launcher is in openmpi-bin).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]),
+        // Independent: MPI communicator wrapper and the expert-parallel split plan (Docs/ExpertParallel.md).
+        .target(name: "PanguDistributed", dependencies: ["CMPI"]),
+        // Checks the communicator's collectives against closed-form results; the MPI tests run it under mpirun.
+        .executableTarget(name: "mpi-selftest", dependencies: ["PanguDistributed"]),
         // Layer 4: façade that loads a checkpoint directory into model + tokenizer + chat conventions.
         .target(name: "PanguEngine", dependencies: ["PanguRuntime", "PanguTokenizer", "PanguChat"]),
         .executableTarget(
@@ -63,6 +69,7 @@ let package = Package(
         .testTarget(name: "PanguModelsTests", dependencies: ["PanguModels", "PanguRuntime", "PanguTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguCLITests", dependencies: ["pangu", "PanguTestSupport", "PanguWeights"]),
+        .testTarget(name: "PanguDistributedTests", dependencies: ["PanguDistributed", "mpi-selftest"]),
         .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTestSupport"]),
     ]
 )
