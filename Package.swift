@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "PanguModels", dependencies: ["PanguTensor", "PanguWeights"], swiftSettings: fastMath),
         // Layer 3: KV cache, sampler, token generation (token ids only).
         .target(name: "PanguRuntime", dependencies: ["PanguModels"], swiftSettings: fastMath),
+        // Constrained decoding: JSON / JSON Schema / tool-call grammars as LogitsConstraint over a vocabulary.
+        .target(name: "PanguGrammar", dependencies: ["PanguRuntime", "PanguTokenizer"]),
         // Layer 4: façade that loads a checkpoint directory into model + tokenizer + chat conventions.
         .target(name: "PanguEngine", dependencies: ["PanguRuntime", "PanguTokenizer", "PanguChat"]),
         .executableTarget(
@@ -63,6 +65,8 @@ let package = Package(
         .testTarget(name: "PanguModelsTests", dependencies: ["PanguModels", "PanguRuntime", "PanguTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguCLITests", dependencies: ["pangu", "PanguTestSupport", "PanguWeights"]),
+        .testTarget(name: "PanguGrammarTests", dependencies: ["PanguGrammar", "PanguChat", "PanguTokenizer"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTestSupport"]),
     ]
 )
