@@ -287,17 +287,7 @@ struct SchemaCompiler {
             throw fail(path + "/$ref", "only local references (#/$defs/...) are supported")
         }
         guard !refStack.contains(r) else { throw fail(path + "/$ref", "recursive reference \(r) is not supported") }
-        var target = root
-        for raw in r.dropFirst().split(separator: "/", omittingEmptySubsequences: true) {
-            let key = raw.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-            switch target {
-            case .object: guard let t = target[key] else { throw fail(path + "/$ref", "reference \(r) not found") }; target = t
-            case let .array(a):
-                guard let i = Int(key), i >= 0, i < a.count else { throw fail(path + "/$ref", "reference \(r) not found") }
-                target = a[i]
-            default: throw fail(path + "/$ref", "reference \(r) not found")
-            }
-        }
+        guard let target = resolve(r) else { throw fail(path + "/$ref", "reference \(r) not found") }
         refStack.append(r)
         defer { refStack.removeLast() }
         return try compile(target, path: r)
@@ -311,21 +301,75 @@ struct SchemaCompiler {
             guard alts.count == 1 else { throw fail(path + "/allOf", "allOf with more than one schema is not supported") }
             return try compile(alts[0], path: path + "/allOf/0")
         }
-        if name == "oneOf" {
-            // Only alternatives that cannot overlap: their possible types are pairwise disjoint.
-            var seen = Set<String>()
-            for (i, a) in alts.enumerated() {
-                let ts = Set(try typeSet(a, path: path + "/oneOf/\(i)").map { $0 == "integer" ? "number" : $0 })
-                guard a["$ref"] == nil, a["anyOf"] == nil, a["oneOf"] == nil, seen.isDisjoint(with: ts) else {
-                    throw fail(path + "/oneOf", "oneOf alternatives must have pairwise different types")
-                }
-                seen.formUnion(ts)
-            }
-        }
+        if name == "oneOf" { try checkExclusive(alts, path: path + "/oneOf") }
         // An unconstrained alternative makes the whole union unconstrained.
         if alts.contains(where: Self.isUnconstrained) { return try b.symbol(anyValueCall) }
         var frags: [NFABuilder.Frag] = []
         for (i, a) in alts.enumerated() { frags.append(try compile(a, path: path + "/\(name)/\(i)")) }
         return try b.alt(frags)
+    }
+
+    /// oneOf is generated as anyOf, which is only right when no value can match two alternatives. Accepted
+    /// proofs, per pair: their possible types are disjoint, or both are objects that require a common property
+    /// whose `const`/`enum` value sets are disjoint (a discriminator such as `"kind": {"const": "circle"}`).
+    private func checkExclusive(_ alts: [JSONValue], path: String) throws {
+        struct Shape {
+            var types: Set<String>
+            var tags: [String: Set<String>]   // required property → allowed values (compact JSON)
+        }
+        var shapes: [Shape] = []
+        for (i, a) in alts.enumerated() {
+            var a = a
+            var seenRefs = Set<String>()
+            while case let .string(r)? = a["$ref"], seenRefs.insert(r).inserted, let t = resolve(r) { a = t }
+            guard a["anyOf"] == nil, a["oneOf"] == nil, a["allOf"] == nil, a["$ref"] == nil else {
+                throw fail(path + "/\(i)", "oneOf alternatives must not themselves be unions or references")
+            }
+            let ts = Set(try typeSet(a, path: path + "/\(i)").map { $0 == "integer" ? "number" : $0 })
+            var tags: [String: Set<String>] = [:]
+            if case let .array(req)? = a["required"], let props = a["properties"] {
+                for case let .string(k) in req {
+                    guard let p = props[k] else { continue }
+                    if let c = p["const"] { tags[k] = [Self.valueKey(c)] }
+                    if case let .array(vs)? = p["enum"] { tags[k] = Set(vs.map(Self.valueKey)) }
+                }
+            }
+            shapes.append(Shape(types: ts, tags: tags))
+        }
+        for i in 0..<shapes.count {
+            for j in (i + 1)..<shapes.count where !shapes[i].types.isDisjoint(with: shapes[j].types) {
+                let x = shapes[i], y = shapes[j]
+                let discriminated = x.types == ["object"] && y.types == ["object"] && x.tags.contains { k, v in
+                    y.tags[k].map { $0.isDisjoint(with: v) } ?? false
+                }
+                guard discriminated else {
+                    throw fail(path, "alternatives \(i) and \(j) may both match a value (oneOf needs different types or a "
+                               + "required const/enum discriminator property); use anyOf if overlap is fine")
+                }
+            }
+        }
+    }
+
+    /// A text equal for equal JSON values at the top level (numbers compared as decimals: 1 == 1.0).
+    static func valueKey(_ v: JSONValue) -> String {
+        guard case let .number(n) = v, let d = DecimalBound(literal: n) else { return v.compactJSON }
+        return "n" + (d.negative ? "-" : "") + d.int.map(String.init).joined() + "." + d.frac.map(String.init).joined()
+    }
+
+    /// The schema a local reference points to, nil if it does not resolve.
+    private func resolve(_ r: String) -> JSONValue? {
+        guard r.hasPrefix("#") else { return nil }
+        var target = root
+        for raw in r.dropFirst().split(separator: "/", omittingEmptySubsequences: true) {
+            let key = raw.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            switch target {
+            case .object: guard let t = target[key] else { return nil }; target = t
+            case let .array(a):
+                guard let i = Int(key), i >= 0, i < a.count else { return nil }
+                target = a[i]
+            default: return nil
+            }
+        }
+        return target
     }
 }

@@ -172,26 +172,30 @@ public final class TokenGrammar: @unchecked Sendable {
         let trie = vocabulary.trie
         let a = automaton
         var tokens: [Int32] = []
-        var work: [(Int32, GrammarConfig)] = [(0, c0)]
-        trie.firstChild.withUnsafeBufferPointer { firstChild in
-        trie.nextSibling.withUnsafeBufferPointer { nextSibling in
+        // Configuration after each prefix length of the current path (index = trie depth).
+        var path = [GrammarConfig](repeating: c0, count: 64)
+        let n = trie.nodeCount
         trie.byte.withUnsafeBufferPointer { byte in
+        trie.depth.withUnsafeBufferPointer { depth in
+        trie.subtreeEnd.withUnsafeBufferPointer { subtreeEnd in
         trie.firstToken.withUnsafeBufferPointer { firstToken in
         trie.nextToken.withUnsafeBufferPointer { nextToken in
         a.classOf.withUnsafeBufferPointer { classOf in
-            while let (node, cfg) = work.popLast() {
-                var child = firstChild[Int(node)]
-                while child >= 0 {
-                    var next = cfg
-                    if a.step(&next, Int(classOf[Int(byte[Int(child)])]), &arena) {
-                        var t = firstToken[Int(child)]
-                        while t >= 0 {
-                            tokens.append(t)
-                            t = nextToken[Int(t)]
-                        }
-                        if firstChild[Int(child)] >= 0 { work.append((child, next)) }
+            var i = 1
+            while i < n {
+                let d = Int(depth[i])
+                if d >= path.count { path.append(contentsOf: repeatElement(c0, count: path.count)) }
+                var next = path[d - 1]
+                if a.step(&next, Int(classOf[Int(byte[i])]), &arena) {
+                    path[d] = next
+                    var t = firstToken[i]
+                    while t >= 0 {
+                        tokens.append(t)
+                        t = nextToken[Int(t)]
                     }
-                    child = nextSibling[Int(child)]
+                    i += 1
+                } else {
+                    i = Int(subtreeEnd[i])
                 }
             }
         }}}}}}
@@ -200,9 +204,9 @@ public final class TokenGrammar: @unchecked Sendable {
             if a.step(&next, Int(a.markerClass[k]), &arena) { tokens.append(Int32(id)) }
         }
         let complete = a.isAccepting(c0, arena)
-        let n = vocabulary.count
-        if tokens.count * 32 > n {
-            var bits = [UInt64](repeating: 0, count: (n + 63) / 64)
+        let v = vocabulary.count
+        if tokens.count * 32 > v {
+            var bits = [UInt64](repeating: 0, count: (v + 63) / 64)
             for t in tokens { bits[Int(t) >> 6] |= 1 << UInt64(t & 63) }
             return MaskEntry(tokens: [], bits: bits, complete: complete)
         }

@@ -2,6 +2,7 @@ import Foundation
 import PanguGrammar
 import PanguRuntime
 import PanguTokenizer
+import Synchronization
 import XCTest
 
 /// Random-logit sampling through the constraint: every finished output must parse and validate (Python's
@@ -168,5 +169,33 @@ final class GrammarSamplingTests: XCTestCase {
         // Nesting of free-form values is limited to 32 levels.
         XCTAssertTrue(try ok("{\"a\":" + String(repeating: "[", count: 31) + String(repeating: "]", count: 31) + "}"))
         XCTAssertFalse(try ok("{\"a\":" + String(repeating: "[", count: 33) + String(repeating: "]", count: 33) + "}"))
+    }
+}
+
+/// One compiled grammar shared by concurrent sequences gives the same outputs as running them one by one.
+final class GrammarSharingTests: XCTestCase {
+    func testConcurrentSequencesShareOneGrammar() throws {
+        let vocab = GrammarFixtures.byteVocabulary()
+        let g = try TokenGrammar.jsonSchema(GrammarSamplingTests.schemas[1].schema, vocabulary: vocab)
+        let bias = GrammarSamplingTests.closingBias(vocab)
+        @Sendable func run(_ seed: Int) -> [Int] {
+            let c = g.makeConstraint(eosTokenIds: [GrammarFixtures.eos], reasoning: nil)
+            return (try? sample(c, vocabularySize: vocab.count, eos: GrammarFixtures.eos, seed: UInt64(seed),
+                                maxTokens: 300, bias: bias).ids) ?? [-1]
+        }
+        let fresh = try TokenGrammar.jsonSchema(GrammarSamplingTests.schemas[1].schema, vocabulary: vocab)
+        let serial = (0..<8).map { seed -> [Int] in
+            let c = fresh.makeConstraint(eosTokenIds: [GrammarFixtures.eos], reasoning: nil)
+            return (try? sample(c, vocabularySize: vocab.count, eos: GrammarFixtures.eos, seed: UInt64(seed),
+                                maxTokens: 300, bias: bias).ids) ?? [-1]
+        }
+        let results = Mutex<[Int: [Int]]>([:])
+        DispatchQueue.concurrentPerform(iterations: 8) { seed in
+            let ids = run(seed)
+            results.withLock { $0[seed] = ids }
+        }
+        let parallel = results.withLock { r in (0..<8).map { r[$0]! } }
+        XCTAssertEqual(parallel, serial)
+        XCTAssertFalse(serial.contains([-1]))
     }
 }

@@ -27,6 +27,8 @@ final class SchemaErrorTests: XCTestCase {
             (#"{"type":"string","minLength":5,"maxLength":2}"#, "#/maxLength"),
             (#"{"type":"string","maxLength":-1}"#, "#/maxLength"),
             (#"{"oneOf":[{"type":"string"},{"type":"string","maxLength":2}]}"#, "#/oneOf"),
+            (#"{"oneOf":[{"type":"object","properties":{"k":{"const":1}},"required":["k"]},{"type":"object","properties":{"k":{"enum":[2,1.0]}},"required":["k"]}]}"#, "#/oneOf"),
+            (#"{"oneOf":[{"type":"object","properties":{"k":{"const":1}}},{"type":"object","properties":{"k":{"const":2}}}]}"#, "#/oneOf"),
             (#"{"allOf":[{"type":"string"},{"maxLength":2}]}"#, "#/allOf"),
             (#"{"type":"object","minProperties":1}"#, "#/minProperties"),
             (#"{"type":"array","uniqueItems":true}"#, "#/uniqueItems"),

@@ -75,10 +75,11 @@ final class SchemaGoldenTests: XCTestCase {
         let tok = try BuiltinTokenizer.tinyPangu()
         let vocab = GrammarVocabulary(tokenizer: tok)
         let eos = tok.eosTokenIds[0]
-        var checked = 0, splitChars = 0
+        var checked = 0, splitChars = 0, total = 0
         for (name, schema, cases) in try loadGoldens() {
             let g = try TokenGrammar.jsonSchema(schema, vocabulary: vocab)
             for c in cases {
+                total += 1
                 let ids = tok.encode(c.text, addSpecialTokens: false)
                 let bytes = ids.flatMap { vocab.tokenBytes[$0] }
                 // Only texts the tokenizer round-trips byte for byte (modulo the dummy-prefix space).
@@ -90,7 +91,7 @@ final class SchemaGoldenTests: XCTestCase {
             }
         }
         print("token-level: \(checked) documents, \(splitChars) with byte-fallback pieces")
-        XCTAssertGreaterThan(checked, 150)
+        XCTAssertGreaterThan(checked, total * 9 / 10, "most documents should round-trip through the tokenizer")
         XCTAssertGreaterThanOrEqual(splitChars, 3, "expected byte-fallback tokens inside multi-byte characters")
     }
 }

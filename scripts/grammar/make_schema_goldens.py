@@ -77,6 +77,14 @@ CASES = [
      [3, 4, -100, "a", "ab", None], [], False),
     ("one_of", {"oneOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "null"}, "maxItems": 1}]},
      [True, [], [None], [None, None], [1], 0], [], False),
+    ("one_of_tagged", {"oneOf": [
+        {"type": "object", "properties": {"kind": {"const": "circle"}, "r": {"type": "number", "minimum": 0}},
+         "required": ["kind", "r"], "additionalProperties": False},
+        {"$ref": "#/$defs/square"},
+    ], "$defs": {"square": {"type": "object", "properties": {"kind": {"enum": ["square", "box"]}, "side": {"type": "integer"}},
+                            "required": ["kind", "side"], "additionalProperties": False}}},
+     [{"kind": "circle", "r": 1.5}, {"kind": "circle", "r": -1}, {"kind": "square", "side": 2}, {"kind": "box", "side": 2},
+      {"kind": "circle", "side": 2}, {"kind": "square", "r": 1}, {"kind": "tri", "r": 1}], [], True),
     ("refs", {
         "$defs": {"point": {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
                             "required": ["x", "y"], "additionalProperties": False}},
