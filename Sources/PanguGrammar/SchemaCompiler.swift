@@ -32,13 +32,13 @@ struct SchemaCompiler {
 
     /// Fragment accepting (a canonical subset of) the instances valid against `schema`.
     mutating func compile(_ schema: JSONValue, path: String) throws -> NFABuilder.Frag {
+        let members: [(String, JSONValue)]
         switch schema {
         case .bool(true): return try b.symbol(anyValueCall)
         case .bool(false): throw fail(path, "schema false accepts no value")
-        case .object: break
+        case let .object(m): members = m
         default: throw fail(path, "a schema must be an object or a boolean")
         }
-        guard case let .object(members) = schema else { fatalError("unreachable") }
         let known = Self.annotations.union(Self.objectKeywords).union(Self.arrayKeywords).union(Self.stringKeywords)
             .union(Self.numberKeywords).union(Self.otherKeywords)
         for (k, _) in members where !known.contains(k) && !k.hasPrefix("x-") {

@@ -26,7 +26,7 @@ public final class TokenGrammar: @unchecked Sendable {
     struct MaskCache: ~Copyable {
         var entries: [[Int32]: MaskEntry] = [:]
         var bytes = 0
-        static let budget = 64 << 20
+        static let budget = 32 << 20
     }
 
     init(source: GrammarSource, markerTokens: [Int], vocabulary: GrammarVocabulary) throws {
