@@ -10,6 +10,9 @@ struct GrammarSource {
     /// Rule `r` is entered at `ruleStarts[r]` and complete at `ruleEnds[r]`; rule 0 is the whole output.
     var ruleStarts: [Int32]
     var ruleEnds: [Int32]
+    /// Per rule: the rule entered instead once the call depth limit is reached (-1: none). Free-form values
+    /// continue with a rule without containers so a deep document can still finish.
+    var depthFallback: [Int]
 
     var markerCount: Int { markers.count }
     func callSymbol(rule: Int) -> UInt16 { UInt16(256 + markers.count + rule) }
@@ -26,6 +29,8 @@ struct Automaton: Sendable {
     let accepting: [Bool]
     /// DFA start state of each rule.
     let ruleStart: [Int32]
+    /// DFA start state entered instead of each rule's at the depth limit (the rule's own when it has none).
+    let fallbackStart: [Int32]
     /// Per state: the call class to try when no direct transition exists (-1: none) and the callee rule.
     let callClass: [Int32]
     let callee: [Int32]
@@ -101,9 +106,11 @@ struct Automaton: Sendable {
             }
             i += 1
         }
+        Self.pruneDeadStates(&table, accepting: acc, classCount: nc)
         trans = table
         accepting = acc
         ruleStart = starts
+        fallbackStart = src.depthFallback.enumerated().map { r, f in starts[f >= 0 ? f : r] }
         markerClass = (0..<src.markerCount).map { cls[256 + $0] }
         var cc = [Int32](repeating: -1, count: sets.count), ce = [Int32](repeating: -1, count: sets.count)
         var exits = [Bool](repeating: false, count: sets.count)
@@ -117,5 +124,26 @@ struct Automaton: Sendable {
         callClass = cc
         callee = ce
         hasExit = exits
+    }
+
+    /// Removes transitions into states from which no accepting state is reachable (a call edge counts as
+    /// reaching its return state: every callee can complete). Dead branches come from bounds that exclude
+    /// a whole prefix, e.g. `exclusiveMinimum: 0` makes "0.000…" endless; without pruning a sampler could
+    /// walk in and find no allowed token.
+    static func pruneDeadStates(_ table: inout [Int32], accepting: [Bool], classCount nc: Int) {
+        let n = accepting.count
+        var preds = [[Int32]](repeating: [], count: n)
+        for s in 0..<n {
+            for k in 0..<nc where table[s * nc + k] >= 0 { preds[Int(table[s * nc + k])].append(Int32(s)) }
+        }
+        var live = accepting
+        var work = (0..<n).filter { accepting[$0] }
+        while let t = work.popLast() {
+            for p in preds[t] where !live[Int(p)] {
+                live[Int(p)] = true
+                work.append(Int(p))
+            }
+        }
+        for i in 0..<table.count where table[i] >= 0 && !live[Int(table[i])] { table[i] = -1 }
     }
 }

@@ -8,7 +8,8 @@ enum JSONLimits {
     static let maxIntegerDigits = 16
     static let maxFractionDigits = 16
     static let maxExponentDigits = 3
-    /// Nesting depth of free-form JSON values (json_object, `{}` schemas).
+    /// Nesting depth of free-form JSON values (json_object, `{}` schemas); one level deeper only scalars and
+    /// empty containers.
     static let maxDepth = 32
     /// Largest magnitude an integer can have (16 digits).
     static let maxMagnitude = 9_999_999_999_999_999
@@ -94,5 +95,11 @@ extension NFABuilder {
         ])])
         return try alt([object, array, try jsonString(), try jsonNumber(),
                         try literal("true"), try literal("false"), try literal("null")])
+    }
+
+    /// A free-form value at the depth limit: scalars and empty containers only (no calls).
+    mutating func anyLeaf() throws -> Frag {
+        try alt([try jsonString(), try jsonNumber(), try literal("true"), try literal("false"), try literal("null"),
+                 try seq([try literal("{"), try ws(), try literal("}")]), try seq([try literal("["), try ws(), try literal("]")])])
     }
 }

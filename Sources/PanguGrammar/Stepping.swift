@@ -32,12 +32,12 @@ extension Automaton {
                 return true
             }
             let k = callClass[s]
-            if k >= 0 && depth < Int32(JSONLimits.maxDepth) {
+            if k >= 0 && depth <= Int32(JSONLimits.maxDepth) {
                 arena.ret.append(trans[s &* classCount &+ Int(k)])
                 arena.parent.append(top)
                 top = Int32(arena.count - 1)
+                s = Int(depth < Int32(JSONLimits.maxDepth) ? ruleStart[Int(callee[s])] : fallbackStart[Int(callee[s])])
                 depth += 1
-                s = Int(ruleStart[Int(callee[s])])
                 continue
             }
             if accepting[s] && top >= 0 {

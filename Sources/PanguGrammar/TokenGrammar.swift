@@ -41,7 +41,8 @@ public final class TokenGrammar: @unchecked Sendable {
         markerIndex = index
     }
 
-    /// Builds rule 0 with `body` (rule 1 is the free-form JSON value every grammar may call).
+    /// Builds rule 0 with `body` (rule 1 is the free-form JSON value every grammar may call, rule 2 its
+    /// container-free variant used at the depth limit).
     static func build(vocabulary: GrammarVocabulary, markers: [String], root: JSONValue,
                       _ body: (inout SchemaCompiler) throws -> NFABuilder.Frag) throws -> TokenGrammar {
         var markerTokens: [Int] = []
@@ -55,8 +56,9 @@ public final class TokenGrammar: @unchecked Sendable {
         var compiler = SchemaCompiler(builder: NFABuilder(), anyValueCall: call, root: root)
         let main = try body(&compiler)
         let any = try compiler.b.anyValue(call: call)
-        let src = GrammarSource(nfa: compiler.b, markers: markers, ruleStarts: [main.start, any.start],
-                                ruleEnds: [main.end, any.end])
+        let leaf = try compiler.b.anyLeaf()
+        let src = GrammarSource(nfa: compiler.b, markers: markers, ruleStarts: [main.start, any.start, leaf.start],
+                                ruleEnds: [main.end, any.end, leaf.end], depthFallback: [-1, 2, -1])
         return try TokenGrammar(source: src, markerTokens: markerTokens, vocabulary: vocabulary)
     }
 

@@ -166,9 +166,68 @@ final class GrammarSamplingTests: XCTestCase {
         XCTAssertFalse(try ok("{\n\n}"))
         XCTAssertTrue(try ok(" {\"a\": [1, {\"b\" : null}]}"))
         XCTAssertFalse(try ok("{} "))
-        // Nesting of free-form values is limited to 32 levels.
-        XCTAssertTrue(try ok("{\"a\":" + String(repeating: "[", count: 31) + String(repeating: "]", count: 31) + "}"))
-        XCTAssertFalse(try ok("{\"a\":" + String(repeating: "[", count: 33) + String(repeating: "]", count: 33) + "}"))
+        // Free-form values nest 32 levels; one level deeper only scalars and empty containers.
+        XCTAssertTrue(try ok("{\"a\":" + String(repeating: "[", count: 32) + "1" + String(repeating: "]", count: 32) + "}"))
+        XCTAssertFalse(try ok("{\"a\":" + String(repeating: "[", count: 33) + "1" + String(repeating: "]", count: 33) + "}"))
+        XCTAssertTrue(try ok("{\"a\":" + String(repeating: "[", count: 33) + String(repeating: "]", count: 33) + "}"))
+        XCTAssertFalse(try ok("{\"a\":" + String(repeating: "[", count: 34) + String(repeating: "]", count: 34) + "}"))
+    }
+
+    /// A model that keeps opening containers reaches the depth limit and can still finish: never a dead end.
+    func testDeepNestingNeverDeadEnds() throws {
+        let vocab = GrammarFixtures.byteVocabulary()
+        let g = try TokenGrammar.jsonObject(vocabulary: vocab)
+        let eos = GrammarFixtures.eos
+        let c = g.makeConstraint(eosTokenIds: [eos], reasoning: nil)
+        var text: [UInt8] = []
+        // Prefer opening tokens while they are allowed.
+        let openers = [Int(UInt8(ascii: "[")), Int(UInt8(ascii: "{")), Int(UInt8(ascii: "\"")), Int(UInt8(ascii: "a")),
+                       Int(UInt8(ascii: "\"")), Int(UInt8(ascii: ":"))]
+        var step = 0
+        while text.count < 400 {
+            var logits = [Float](repeating: 0, count: vocab.count)
+            c.mask(&logits)
+            let pick = openers.first { logits[$0].isFinite && (step % 7 != 0 || $0 == Int(UInt8(ascii: "{"))) }
+                ?? openers.first { logits[$0].isFinite }
+            guard let t = pick else { break }
+            try c.accept(t)
+            text.append(UInt8(t))
+            step += 1
+        }
+        XCTAssertGreaterThan(text.filter { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "{") }.count, 33)
+        let (rest, done) = try sample(c, vocabularySize: vocab.count, eos: eos, seed: 1, maxTokens: 2000,
+                                      bias: GrammarSamplingTests.closingBias(vocab))
+        XCTAssert(done)
+        text += rest.flatMap { vocab.tokenBytes[$0] }
+        XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(text)), String(decoding: text, as: UTF8.self))
+    }
+
+    /// Bounds that exclude a whole prefix ("0.000…" under exclusiveMinimum 0, "1.…" under exclusiveMaximum 1)
+    /// are pruned, so no configuration is reachable from which the document cannot finish.
+    func testNoDeadEndsUnderExclusiveBounds() throws {
+        let vocab = GrammarFixtures.byteVocabulary()
+        let eos = GrammarFixtures.eos
+        let g = try TokenGrammar.jsonSchema(#"{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1}"#, vocabulary: vocab)
+        let c = g.makeConstraint(eosTokenIds: [eos], reasoning: nil)
+        for b in "0.000000000000000".utf8 { try c.accept(Int(b)) }   // 15 zeros: the 16th digit must be non-zero
+        var logits = [Float](repeating: 0, count: vocab.count)
+        c.mask(&logits)
+        XCTAssertEqual(Set(logits.indices.filter { logits[$0].isFinite }), Set((0x31...0x39).map { Int($0) }))
+        let d = g.makeConstraint(eosTokenIds: [eos], reasoning: nil)
+        try d.accept(Int(UInt8(ascii: "0")))
+        logits = [Float](repeating: 0, count: vocab.count)
+        d.mask(&logits)
+        let afterZero: Set<Int> = [Int(UInt8(ascii: ".")), 262 + GrammarFixtures.chunks.firstIndex(of: ".5")!]
+        XCTAssertEqual(Set(logits.indices.filter { logits[$0].isFinite }), afterZero)
+        XCTAssertFalse(try recognizes(g, tokens: Array("1".utf8).map(Int.init), vocabularySize: vocab.count, eos: eos))
+        for seed in 0..<UInt64(20) {
+            let e = g.makeConstraint(eosTokenIds: [eos], reasoning: nil)
+            let (ids, done) = try sample(e, vocabularySize: vocab.count, eos: eos, seed: seed, maxTokens: 100)
+            XCTAssert(done)
+            let text = String(decoding: ids.flatMap { vocab.tokenBytes[$0] }, as: UTF8.self)
+            let v = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            XCTAssert(v > 0 && v < 1, "\(v)")
+        }
     }
 }
 
