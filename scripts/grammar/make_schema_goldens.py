@@ -90,6 +90,8 @@ CASES = [
                             "required": ["kind", "side"], "additionalProperties": False}}},
      [{"kind": "circle", "r": 1.5}, {"kind": "circle", "r": -1}, {"kind": "square", "side": 2}, {"kind": "box", "side": 2},
       {"kind": "circle", "side": 2}, {"kind": "square", "r": 1}, {"kind": "tri", "r": 1}], [], True),
+    ("one_of_nullable", {"oneOf": [{"type": "string", "maxLength": 2}, {"type": "null"}]}, ["", "ab", "abc", None, 1], [], False),
+    ("no_items", {"type": "array", "items": False}, [[], [1], [None]], ["[ ]"], False),
     ("refs", {
         "$defs": {"point": {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
                             "required": ["x", "y"], "additionalProperties": False}},
