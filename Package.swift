@@ -42,7 +42,7 @@ let package = Package(
         // Layer 3: KV cache, sampler, token generation (token ids only).
         .target(name: "PanguRuntime", dependencies: ["PanguModels"], swiftSettings: fastMath),
         // Constrained decoding: JSON / JSON Schema / tool-call grammars as LogitsConstraint over a vocabulary.
-        .target(name: "PanguGrammar", dependencies: ["PanguRuntime", "PanguTokenizer"]),
+        .target(name: "PanguGrammar", dependencies: ["PanguRuntime", "PanguTokenizer"], swiftSettings: fastMath),
         // Layer 4: façade that loads a checkpoint directory into model + tokenizer + chat conventions.
         .target(name: "PanguEngine", dependencies: ["PanguRuntime", "PanguTokenizer", "PanguChat"]),
         .executableTarget(
