@@ -153,6 +153,21 @@ final class GrammarSamplingTests: XCTestCase {
         XCTAssertThrowsError(try d.accept(GrammarFixtures.thinkOpen))
     }
 
+    /// Logits longer than the vocabulary (padded output rows) get -inf beyond it, in sparse and dense states.
+    func testPaddedLogits() throws {
+        let vocab = GrammarFixtures.byteVocabulary()
+        // After the opening quote: "a" or "abc" (a sparse id list); any string byte (a dense bitset).
+        for (schema, expected) in [(#"{"const":"abc"}"#, 2...2), (#"{"type":"string"}"#, 147...200)] {
+            let c = try TokenGrammar.jsonSchema(schema, vocabulary: vocab).makeConstraint(eosTokenIds: [GrammarFixtures.eos],
+                                                                                          reasoning: nil)
+            try c.accept(Int(UInt8(ascii: "\"")))
+            var logits = [Float](repeating: 1, count: vocab.count + 100)
+            c.mask(&logits)
+            XCTAssert(logits[vocab.count...].allSatisfy { $0 == -.infinity })
+            XCTAssert(expected.contains(logits.indices.filter { logits[$0].isFinite }.count), schema)
+        }
+    }
+
     /// Whitespace is bounded: one space, or a newline and at most 16 spaces, between tokens.
     func testWhitespaceBound() throws {
         let vocab = GrammarFixtures.byteVocabulary()
