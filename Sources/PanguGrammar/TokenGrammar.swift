@@ -106,7 +106,7 @@ public final class TokenGrammar: @unchecked Sendable {
             // Arguments are always an object: an unconstrained parameters schema means any object.
             if SchemaCompiler.isUnconstrained(schema) {
                 schema = .object([("type", .string("object")), ("additionalProperties", .object([]))])
-            } else if let ty = schema["type"], ty != .string("object") {
+            } else if let ty = schema["type"], ty != .string("object"), ty != .array([.string("object")]) {
                 throw GrammarError.invalidSchema(path: path + "/type", detail: "function parameters must be an object schema")
             }
             schemas.append((t.name, schema, path))

@@ -164,6 +164,7 @@ final class GrammarSamplingTests: XCTestCase {
             var logits = [Float](repeating: 1, count: vocab.count + 100)
             c.mask(&logits)
             XCTAssert(logits[vocab.count...].allSatisfy { $0 == -.infinity })
+            XCTAssert((256..<262).allSatisfy { logits[$0] == -.infinity }, "special tokens are never allowed inside")
             XCTAssert(expected.contains(logits.indices.filter { logits[$0].isFinite }.count), schema)
         }
     }
