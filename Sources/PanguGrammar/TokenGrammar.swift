@@ -133,11 +133,8 @@ public final class TokenGrammar: @unchecked Sendable {
                 return try c.b.seq([try c.b.literal("{"), try c.b.ws(), try c.b.literal("\"name\""), try c.b.padded(":"),
                                     try c.b.alt(alts), try c.b.ws(), try c.b.literal("}")])
             }
-            let first = try oneCall(&c)
-            let sep = try c.b.padded(",")
-            let more = try oneCall(&c)
-            let rest = try c.b.star(try c.b.seq([sep, more]))
-            return try c.b.seq([try marker(&c, open), try c.b.ws(), try c.b.literal("["), try c.b.ws(), first, rest,
+            let calls = try repeatFragments(&c, \.b, min: 1, max: nil, separator: { try $0.b.padded(",") }, oneCall)
+            return try c.b.seq([try marker(&c, open), try c.b.ws(), try c.b.literal("["), try c.b.ws(), calls,
                                 try c.b.ws(), try c.b.literal("]"), try c.b.ws(), try marker(&c, close)])
         }
     }

@@ -169,6 +169,25 @@ final class GrammarSamplingTests: XCTestCase {
         }
     }
 
+    /// Strings hold valid UTF-8 only (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) and
+    /// `\u` escapes exclude surrogates.
+    func testStringBytesAreValidUTF8() throws {
+        let vocab = GrammarFixtures.byteVocabulary()
+        let g = try TokenGrammar.jsonSchema(#"{"type":"string"}"#, vocabulary: vocab)
+        func ok(_ body: [UInt8]) throws -> Bool {
+            try recognizes(g, tokens: ([0x22] + body + [0x22]).map(Int.init), vocabularySize: vocab.count, eos: GrammarFixtures.eos)
+        }
+        for valid: [UInt8] in [[0xC2, 0x80], [0xDF, 0xBF], [0xE0, 0xA0, 0x80], [0xED, 0x9F, 0xBF], [0xEE, 0x80, 0x80],
+                               [0xF0, 0x90, 0x80, 0x80], [0xF4, 0x8F, 0xBF, 0xBF], Array("\\uE000\\ud7ff\\/".utf8)] {
+            XCTAssertTrue(try ok(valid), "\(valid)")
+        }
+        for invalid: [UInt8] in [[0xC0, 0x80], [0xC1, 0xBF], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF0, 0x80, 0x80, 0x80],
+                                 [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0x80], [0xC2], [0x0A], [0x1F],
+                                 Array("\\uD800".utf8), Array("\\udbff".utf8), Array("\\uDC00".utf8), Array("\\x".utf8), Array("\\u12".utf8)] {
+            XCTAssertFalse(try ok(invalid), "\(invalid)")
+        }
+    }
+
     /// Whitespace is bounded: one space, or a newline and at most 16 spaces, between tokens.
     func testWhitespaceBound() throws {
         let vocab = GrammarFixtures.byteVocabulary()
