@@ -4,7 +4,7 @@
 // The other ranks run `ExpertParallelFollower.run`, which mirrors rank 0's caches by id.
 //
 // One step on the wire (Int64 words, one `Communicator.broadcast`):
-//   [1, nDropped, droppedIds…, nSequences, then per sequence: cacheId, countBefore, allLogits, kvType,
+//   [1, nDropped, droppedIds…, nSequences, then per sequence: cacheId, countBefore, allLogits, kvType (index in KVElementType.allCases),
 //    maxPositions, nTokens, tokens…]          or [0] to stop.
 // `countBefore` lets a follower truncate its mirror exactly as rank 0 truncated its cache (rollback after
 // speculative decoding, a reused cache). A cache can only gain positions through forward steps, so prefix sharing
@@ -59,6 +59,11 @@ public final class ExpertParallelModel: LanguageModel, @unchecked Sendable {
     }
 
     public var info: ModelInfo { local.info }
+    /// The storage type of the caches `makeCache()` makes (rank 0's; the followers mirror each cache's own type).
+    public var kvCacheType: KVElementType {
+        get { local.kvCacheType }
+        set { local.kvCacheType = newValue }
+    }
     /// Caches hold rank 0's KV heads only; the followers hold the others in their mirrors.
     public func makeCache() -> KVCache { local.makeCache() }
     /// Followers see a cache only through forward steps, so blocks cannot be shared between caches.
@@ -94,7 +99,8 @@ public final class ExpertParallelModel: LanguageModel, @unchecked Sendable {
             var message: [Int64] = [1, Int64(dropped.count)] + dropped + [Int64(batch.count)]
             for (step, id) in zip(batch, ids) {
                 message += [id, Int64(step.cache.count), step.allLogits ? 1 : 0,
-                            step.cache.pool.elementType == .f16 ? 1 : 0, Int64(step.cache.maxPositions),
+                            Int64(KVElementType.allCases.firstIndex(of: step.cache.pool.elementType)!),
+                            Int64(step.cache.maxPositions),
                             Int64(step.tokens.count)]
                 message += step.tokens.map(Int64.init)
                 entries[ObjectIdentifier(step.cache)]?.count = step.cache.count + step.tokens.count
@@ -140,7 +146,11 @@ public enum ExpertParallelFollower {
             var batch: [SequenceStep] = []
             for _ in 0..<(try reader.count()) {
                 let id = try reader.next(), count = try reader.count(), all = try reader.next() == 1
-                let type: KVElementType = try reader.next() == 1 ? .f16 : .f32
+                let code = try reader.count()
+                guard code < KVElementType.allCases.count else {
+                    throw ModelError.invalidArgument("expert-parallel step message: unknown KV cache type \(code)")
+                }
+                let type = KVElementType.allCases[code]
                 let maxPositions = try reader.count()
                 let tokens = try (0..<(try reader.count())).map { _ in Int(try reader.next()) }
                 let cache: KVCache

@@ -7,11 +7,14 @@ import PanguDistributed
 import PanguEngine
 import PanguModels
 import PanguParallel
+import PanguTensor
 
 extension ModelOptions {
     /// Loads the model for a command: whole in this process, or this rank's slice under `--expert-parallel`.
     /// On ranks other than 0 it never returns: they follow rank 0's steps and exit when it shuts down.
-    func load() throws -> LoadedModel { try ExpertParallelLaunch.load(path: model, expertParallel: expertParallel) }
+    func load() throws -> LoadedModel {
+        try ExpertParallelLaunch.load(path: model, expertParallel: expertParallel, cacheType: cacheType)
+    }
 
     /// Ends an expert-parallel run on rank 0 (the followers exit); nothing for a single process.
     func finish(_ loaded: LoadedModel) { ExpertParallelLaunch.finish(loaded) }
@@ -20,7 +23,9 @@ extension ModelOptions {
 enum ExpertParallelLaunch {
     /// Loads the model for a command: whole in this process, or this rank's slice with `expertParallel`.
     /// On ranks other than 0 it never returns: they follow rank 0's steps and exit when it shuts down.
-    static func load(path: String?, expertParallel: Bool, quiet: Bool = false) throws -> LoadedModel {
+    static func load(path: String?, expertParallel: Bool, quiet: Bool = false, cacheType: String = "f32") throws
+        -> LoadedModel
+    {
         guard expertParallel else {
             if let n = Communicator.launcherWorldSize, n > 1 {
                 // Said once, by the launcher's rank 0; the others just fail.
@@ -30,9 +35,12 @@ enum ExpertParallelLaunch {
                     + "every process would load and run the whole model on its own. Add --expert-parallel to split "
                     + "the model across the processes, or run a single process without mpirun.")
             }
-            return try ModelOptions.load(path: path, quiet: quiet)
+            return try ModelOptions.load(path: path, quiet: quiet, cacheType: cacheType)
         }
-        return try loadSplit(path: path)
+        guard let type = KVElementType(rawValue: cacheType) else {
+            throw ValidationError("--cache-type must be one of f32, f16, q8_0 (got '\(cacheType)')")
+        }
+        return try loadSplit(path: path, cacheType: type)
     }
 
     /// Ends an expert-parallel run on rank 0 (the followers exit); nothing for a single process.
@@ -43,7 +51,7 @@ enum ExpertParallelLaunch {
         }
     }
 
-    static func loadSplit(path: String?) throws -> LoadedModel {
+    static func loadSplit(path: String?, cacheType: KVElementType) throws -> LoadedModel {
         let comm = try Communicator.world()
         let dir = try path.map { URL(fileURLWithPath: $0) } ?? BuiltinModel.directory()
         var loaded: LoadedModel?
@@ -51,7 +59,7 @@ enum ExpertParallelLaunch {
         do {
             // No prefault: each rank reads only the pages of its own slice, on first use.
             let l = try LoadedModel(directory: dir, prefault: false,
-                                    options: ModelLoadOptions(shard: ExpertParallel.planner(comm)))
+                                    options: ModelLoadOptions(cacheType: cacheType, shard: ExpertParallel.planner(comm)))
             guard l.model is PanguProMoE else {
                 throw ValidationError("--expert-parallel: \(l.model.info.architecture) cannot be split across processes")
             }

@@ -2,6 +2,8 @@
 import ArgumentParser
 import Foundation
 import PanguEngine
+import PanguModels
+import PanguTensor
 
 @main
 struct Pangu: ParsableCommand {
@@ -15,18 +17,22 @@ struct Pangu: ParsableCommand {
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Checkpoint directory (config.json + safetensors). Default: the built-in tiny model.")
     var model: String?
+    @Option(name: .long, help: "KV cache storage: f32 (default), f16 or q8_0.") var cacheType: String = "f32"
 
     @Flag(help: "Split a Pangu Pro MoE model across the processes of `mpirun -np N` (N divides the expert groups and KV heads); rank 0 prints. See Docs/ExpertParallel.md.")
     var expertParallel = false
 
     /// Loads `path` (or the built-in model), showing a progress bar for checkpoints over 512 MB unless `quiet`.
-    static func load(path: String?, quiet: Bool = false) throws -> LoadedModel {
+    static func load(path: String?, quiet: Bool = false, cacheType: String = "f32") throws -> LoadedModel {
         let dir = try path.map { URL(fileURLWithPath: $0) } ?? BuiltinModel.directory()
+        guard let type = KVElementType(rawValue: cacheType) else {
+            throw ValidationError("--cache-type must be one of f32, f16, q8_0 (got '\(cacheType)')")
+        }
         let progress = ProgressBar(label: "loading")
         // Reading every page up front only helps when the weights fit in memory; for a larger file (a Pro MoE
         // bigger than RAM) it would read the whole file once just to have the kernel evict most of it again.
         let prefault = weightFileBytes(dir) < ProcessInfo.processInfo.physicalMemory / 2
-        return try LoadedModel(directory: dir, prefault: prefault) { done, total in
+        return try LoadedModel(directory: dir, prefault: prefault, options: ModelLoadOptions(cacheType: type)) { done, total in
             if total > 512 << 20 && !quiet { progress.update(done, total) }
         }
     }

@@ -175,8 +175,11 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
         info = modelInfo
     }
 
+    public var kvCacheType: KVElementType = .f32
+
     public func makeCache() -> KVCache {
-        KVCache(layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.contextLength)
+        KVCache(layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.contextLength,
+                elementType: kvCacheType)
     }
 
     /// Checks `batch` and reserves cache room, as `forward` does first: a batch that passes cannot fail later for
