@@ -73,10 +73,10 @@ let package = Package(
         .testTarget(name: "PanguModelsTests", dependencies: ["PanguModels", "PanguRuntime", "PanguTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguCLITests", dependencies: ["pangu", "PanguTestSupport", "PanguWeights"]),
-        .testTarget(name: "PanguParallelTests", dependencies: ["PanguParallel", "PanguModels", "PanguDistributed", "PanguWeights", "PanguTestSupport"]),
+        .testTarget(name: "PanguParallelTests", dependencies: ["PanguParallel", "PanguModels", "PanguDistributed", "PanguWeights", "PanguEngine", "PanguRuntime", "PanguTensor", "PanguTestSupport"]),
         .testTarget(name: "PanguGrammarTests", dependencies: ["PanguGrammar", "PanguChat", "PanguTokenizer"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguDistributedTests", dependencies: ["PanguDistributed", "mpi-selftest"]),
-        .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTestSupport"]),
+        .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguRuntime", "PanguTensor", "PanguTestSupport"]),
     ]
 )
