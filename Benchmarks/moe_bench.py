@@ -104,12 +104,12 @@ def main():
             result, rss = bench(a.pangu, files[t], n, threads, a.p, a.n, a.r)
             if n == 1 or t not in roofline:
                 roofline[t] = result["roofline_tg_tokens_per_s"]
+                bandwidth = result["bandwidth_bytes_per_s"]
             tg = result["tg_tokens_per_s"]
             rows.append(f"| {t} | {n} | {threads} | {gib(size)} | {result['weight_bytes_per_token'] / 1e6:.1f} | "
                         f"{result['pp_tokens_per_s']:.2f} | {tg:.2f} | {roofline[t]:.2f} | "
                         f"{100 * tg / roofline[t]:.0f}% | {1000 / tg if tg > 0 else 0:.0f} | "
                         f"{', '.join(gib(x) for x in rss)} |")
-            bandwidth = result["bandwidth_bytes_per_s"]
 
     text = [
         f"# Pangu Pro MoE: {a.layers}-layer `{a.preset}` model"

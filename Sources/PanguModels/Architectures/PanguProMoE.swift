@@ -66,8 +66,9 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
     let source: TensorSource
     /// Keeps repacked weights alive as long as the model.
     let loader: WeightLoader
-    /// This process's slice when the model is split across processes (then `info.heads`/`info.kvHeads` are the
-    /// slice's, so caches hold only its KV heads); nil for a whole model.
+    /// This process's slice when the model is split across processes; nil for a whole model. `info` then describes
+    /// the slice (heads, KV heads — so caches hold only its KV heads —, parameters, bytes held and read per token),
+    /// except `vocabularySize`, which stays the model's: rank 0's logits cover the whole vocabulary.
     public let shard: ModelShard?
 
     /// Expected shape of each role (PyTorch order; per expert for expert roles) for configuration `c`.
