@@ -147,8 +147,10 @@ public final class PanguServer: Sendable {
     /// Binds, reports the bound port through `onListening`, loads the model with `load` (on its own thread, while
     /// already answering /health with 503), and serves until SIGINT/SIGTERM. Returns after a graceful shutdown;
     /// throws when binding or loading fails.
+    /// `onShutdown` runs after the HTTP server has stopped (stop the generation service there).
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in },
-                    load: @escaping @Sendable () throws -> ServerModel) async throws {
+                    load: @escaping @Sendable () throws -> ServerModel,
+                    onShutdown: @escaping @Sendable () async -> Void = {}) async throws {
         let app = Application(
             router: makeRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
@@ -160,7 +162,25 @@ public final class PanguServer: Sendable {
                                                                                    successTerminationBehavior: .ignore)],
                                                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         config.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod
-        try await ServiceGroup(configuration: config).run()
+        do { try await ServiceGroup(configuration: config).run() } catch {
+            await onShutdown()
+            throw error
+        }
+        await onShutdown()
+    }
+
+    /// swift-log level names (`trace` … `critical`).
+    public static let logLevels = Logger.Level.allCases.map(\.rawValue)
+
+    /// Sends swift-log output to standard error at `level` (one of ``logLevels``; call once, before creating
+    /// servers).
+    public static func bootstrapLogging(level name: String) {
+        let level = Logger.Level(rawValue: name) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
     }
 }
 

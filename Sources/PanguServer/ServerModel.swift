@@ -49,9 +49,6 @@ public struct ServerModel: Sendable {
     public var constraints: (any ConstraintBuilder)?
     /// Running/waiting sequence counts of `service`, when it reports them.
     public var load: (@Sendable () -> ServiceLoad)?
-    /// Maps errors thrown by `service.submit` that the server does not know (e.g. the scheduler's "queue full")
-    /// to responses; nil answers fall back to 500.
-    public var classifySubmitError: (@Sendable (Error) -> APIError?)?
     /// Unix time the model was loaded (`created` in `/v1/models`).
     public var created: Int
 
@@ -78,8 +75,17 @@ public struct ServerModel: Sendable {
     func submit(_ request: GenerationRequest) throws -> AsyncThrowingStream<GenerationEvent, Error> {
         do { return try service.submit(request) } catch {
             if let e = error as? APIError { throw e }
-            if let mapped = classifySubmitError?(error) { throw mapped }
             switch error {
+            case SchedulerError.queueFull:
+                throw APIError.unavailable("The server is busy: too many requests are waiting. Retry shortly.",
+                                           retryAfterSeconds: 1, code: "queue_full")
+            case SchedulerError.shuttingDown:
+                throw APIError.unavailable("The server is shutting down", retryAfterSeconds: 5, code: "shutting_down")
+            case let SchedulerError.contextExceeded(prompt, maxTokens, limit):
+                throw APIError.invalid("This model's maximum context length is \(limit) tokens. However, you requested \(prompt + maxTokens) tokens (\(prompt) in the prompt, \(maxTokens) in the completion).",
+                                       param: "max_tokens", code: "context_length_exceeded")
+            case let SchedulerError.invalidRequest(detail):
+                throw APIError.invalid(detail)
             case let EngineError.promptTooLong(tokens, context):
                 throw APIError.invalid("This model's maximum context length is \(context) tokens, but the request needs \(tokens)",
                                        code: "context_length_exceeded")

@@ -38,8 +38,6 @@ final class RecordingConstraints: ConstraintBuilder, @unchecked Sendable {
     }
 }
 
-struct QueueFull: Error {}
-
 class ServerTestCase: XCTestCase {
     static let tokenizer = try! BuiltinTokenizer.tinyPangu()
     static let templates = try! ChatTemplateSet(checkpointDirectory: BuiltinTokenizer.tinyPanguDirectory)
@@ -48,11 +46,8 @@ class ServerTestCase: XCTestCase {
     func makeServer(_ service: FakeGenerationService, apiKey: String? = nil, constraints: RecordingConstraints? = nil,
                     loaded: Bool = true) -> PanguServer {
         let server = PanguServer(configuration: ServerConfiguration(apiKey: apiKey))
-        var m = ServerModel(id: "tiny", tokenizer: Self.tokenizer, templates: Self.templates, contextLength: 1024,
+        let m = ServerModel(id: "tiny", tokenizer: Self.tokenizer, templates: Self.templates, contextLength: 1024,
                             defaultSampling: .greedy, service: service, constraints: constraints, created: 1_700_000_000)
-        m.classifySubmitError = { error in
-            error is QueueFull ? APIError.unavailable("queue full", retryAfterSeconds: 2, code: "queue_full") : nil
-        }
         if loaded { server.setModel(m) }
         return server
     }
