@@ -202,3 +202,8 @@ public final class GenerationState {
         return Array(piece.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
     }
 }
+
+extension GenerationDelta {
+    /// True when the delta carries nothing.
+    public var isEmpty: Bool { reasoning.isEmpty && content.isEmpty && toolCalls.isEmpty && logprobs.isEmpty }
+}

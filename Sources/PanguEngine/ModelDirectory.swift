@@ -20,14 +20,15 @@ public final class LoadedModel: @unchecked Sendable {
     /// Loads `directory` (a Hugging Face checkpoint directory, or a `.gguf` file). With `prefault`, every weight
     /// page is read up front and `progress(done, total)` is called while the files are read (a 16 GB checkpoint
     /// takes a while from a cold disk).
-    public init(directory: URL, prefault: Bool = false, progress: ((Int, Int) -> Void)? = nil) throws {
+    public init(directory: URL, prefault: Bool = false, options: ModelLoadOptions = .init(),
+                progress: ((Int, Int) -> Void)? = nil) throws {
         self.directory = directory
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             let source = try GGUFTensorSource(path: directory.path)
             if prefault { source.prefault(progress: progress) }
             gguf = source
-            model = try ModelRegistry.load(gguf: source)
+            model = try ModelRegistry.load(gguf: source, options: options)
             // GGUF files carry no generation_config.json: use the official openPangu-Embedded-7B values.
             generationConfig = GenerationConfig(sampling: SamplingParameters(temperature: 1.0, topK: 0, topP: 0.8),
                                                 eosTokenIds: model.info.eosTokenIds)
@@ -35,13 +36,10 @@ public final class LoadedModel: @unchecked Sendable {
         }
         gguf = nil
         let configURL = directory.appendingPathComponent("config.json")
-        let arch = try ModelRegistry.architecture(of: configURL)
-        guard let factory = ModelRegistry.factories[arch] else {
-            throw ModelError.unsupportedArchitecture(arch, supported: ModelRegistry.factories.keys.sorted())
-        }
+        let architecture = try ModelRegistry.architecture(configURL: configURL)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
         if prefault { checkpoint.prefault(progress: progress) }
-        model = try factory(configURL, checkpoint)
+        model = try architecture.load(configURL, checkpoint, options)
         generationConfig = try GenerationConfig.load(directory.appendingPathComponent("generation_config.json"),
                                                      fallbackEOS: model.info.eosTokenIds)
     }

@@ -1,6 +1,6 @@
-// `pangu quantize`: an official checkpoint directory → a llama.cpp-compatible GGUF (architecture
-// `pangu-embedded`), with llama.cpp-style mixed recipes. Tensor names come from the model's WeightMap, so the HF
-// and GGUF names stay in one table.
+// `pangu quantize`: an official checkpoint directory → a GGUF file (llama.cpp-compatible for `pangu-embedded`),
+// with llama.cpp-style mixed recipes. The architecture comes from the registry: its WeightMap gives the HF and
+// GGUF names side by side, its export hook the metadata.
 import Foundation
 import PanguModels
 import PanguTensor
@@ -37,7 +37,7 @@ public struct QuantizationRecipe: Sendable {
     func type(for role: TensorRole, layer: Int?, layers: Int, cols: Int) -> DType {
         var t = base
         if role == .output && base.isQuantized && base != .q8_0 { t = .q6_K }
-        if mix == .mediumK, let l = layer, role == .v || role == .down {
+        if mix == .mediumK, let l = layer, role == .v || role == .down || role == .expertDown || role == .sharedDown {
             let moreBits = l < layers / 8 || l >= 7 * layers / 8 || (l - layers / 8) % 3 == 2
             if moreBits { t = .q6_K }
         }
@@ -59,67 +59,83 @@ public enum Quantizer {
     /// Quantises the checkpoint in `directory` to `output` with `recipe`, reporting (bytes written, total).
     public static func quantize(directory: URL, recipe: QuantizationRecipe, output: String,
                                 progress: ((Int, Int) -> Void)? = nil, pool: ThreadPool = .shared) throws {
-        let config = try PanguEmbeddedConfiguration.load(directory.appendingPathComponent("config.json"))
+        let configURL = directory.appendingPathComponent("config.json")
+        let architecture = try ModelRegistry.architecture(configURL: configURL)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
         // Validate the checkpoint against the architecture before writing anything.
-        _ = try PanguEmbedded(configuration: config, source: checkpoint)
-        let map = PanguEmbedded.weightMap
+        try architecture.validate(configURL, checkpoint)
+        let export = try architecture.ggufExport(configURL, directory.lastPathComponent,
+                                                 GGMLType.fileType(for: recipe.base))
+        let map = architecture.weightMap
         let writer = try GGUFWriter(path: output)
-        let layers = config.numHiddenLayers
-        let hyper = PanguGGUFHyperParameters(
-            contextLength: config.maxPositionEmbeddings, embeddingLength: config.hiddenSize, blockCount: layers,
-            feedForwardLength: config.intermediateSize, headCount: config.numAttentionHeads, headCountKV: config.kvHeads,
-            headDim: config.resolvedHeadDim, ropeFreqBase: Float(config.ropeTheta), rmsNormEps: Float(config.rmsNormEps),
-            vocabSize: config.vocabSize)
-        writer.set(PanguGGUF.architectureMetadata(hyper, name: directory.lastPathComponent,
-                                                  fileType: GGMLType.fileType(for: recipe.base)))
-        writer.set(try vocabularyMetadata(directory: directory, vocabularySize: config.vocabSize))
+        let layers = export.layers
+        writer.set(export.metadata)
+        writer.set(try vocabularyMetadata(directory: directory, vocabularySize: export.vocabularySize))
 
-        // Every tensor in table order: (HF name, GGUF name, role, layer, dtype out).
-        var plan: [(TensorInfo, String, DType)] = []
+        // Every tensor in table order. A layer's routed experts (one HF matrix each) become one stacked GGUF
+        // tensor [E, rows, cols], written expert after expert.
+        var plan: [(parts: [TensorInfo], name: String, dims: [Int], type: DType)] = []
         func add(_ entry: WeightName, _ layer: Int?) {
+            let parts: [TensorInfo]
+            if entry.perExpert {
+                parts = (0..<export.experts).compactMap { checkpoint.tensor(entry.name(.huggingFace, layer: layer, expert: $0)) }
+                guard parts.count == export.experts, let first = parts.first else { return }
+                let type = recipe.type(for: entry.role, layer: layer, layers: layers, cols: first.shape[1])
+                plan.append((parts, entry.name(.gguf, layer: layer), first.shape.reversed() + [parts.count], type))
+                return
+            }
             guard let t = checkpoint.tensor(entry.name(.huggingFace, layer: layer)) else { return }
-            let isVector = t.shape.count == 1
+            let isVector = entry.role.isNormOrBias || t.shape.count == 1
             let type = isVector ? .f32 : recipe.type(for: entry.role, layer: layer, layers: layers, cols: t.shape[1])
-            plan.append((t, entry.name(.gguf, layer: layer), type))
+            plan.append(([t], entry.name(.gguf, layer: layer), t.shape.reversed(), type))
         }
         for e in map.global where e.role != .output { add(e, nil) }
         for l in 0..<layers { for e in map.perLayer { add(e, l) } }
-        if !config.tied, let e = map.global.first(where: { $0.role == .output }) { add(e, nil) }
-        for (t, name, type) in plan {
-            try writer.addTensor(name: name, dims: t.shape.reversed(), dtype: type)
+        if !export.tiedOutput, let e = map.global.first(where: { $0.role == .output }) { add(e, nil) }
+        for p in plan {
+            try writer.addTensor(name: p.name, dims: p.dims, dtype: p.type)
         }
         try writer.writeHeader()
-        let total = plan.reduce(0) { $0 + type(bytesOf: $1.0, as: $1.2) }
+        let total = plan.reduce(0) { sum, p in sum + p.parts.reduce(0) { $0 + type(bytesOf: $1, as: p.type) } }
         var done = 0
-        for (t, _, type) in plan {
-            let cols = t.shape.count == 1 ? t.shape[0] : t.shape[1]
-            let rows = t.elementCount / cols
-            let rowBytes = type.rowBytes(cols)
-            let chunkRows = max(1, min(rows, (64 << 20) / max(1, rowBytes)))
-            let out = UnsafeMutableRawPointer.allocate(byteCount: chunkRows * rowBytes, alignment: 64)
-            defer { out.deallocate() }
-            var r0 = 0
-            while r0 < rows {
-                let n = min(chunkRows, rows - r0)
-                pool.parallelFor(chunks: n) { i in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: cols) { row in
-                        let src = t.data + (r0 + i) * cols * t.dtype.bytesPerBlock
-                        for c in 0..<cols { row[c] = HalfConversion.load(src, c, t.dtype) }
-                        QuantReference.quantize(row.baseAddress!, k: cols, as: type, into: out + i * rowBytes)
-                    }
+        for p in plan {
+            for t in p.parts {
+                try write(t, as: p.type, to: writer, pool: pool) { n in
+                    done += n
+                    progress?(done, total)
                 }
-                try writer.writeTensorData(UnsafeRawBufferPointer(start: out, count: n * rowBytes))
-                done += n * rowBytes
-                progress?(done, total)
-                r0 += n
             }
         }
         try writer.finish()
     }
 
+    /// Converts `t` row by row to `type` and appends it to the writer, in chunks of ≤ 64 MB.
+    private static func write(_ t: TensorInfo, as type: DType, to writer: GGUFWriter, pool: ThreadPool,
+                              wrote: (Int) -> Void) throws {
+        let cols = t.shape.count == 1 ? t.shape[0] : t.shape[t.shape.count - 1]
+        let rows = t.elementCount / cols
+        let rowBytes = type.rowBytes(cols)
+        let chunkRows = max(1, min(rows, (64 << 20) / max(1, rowBytes)))
+        let out = UnsafeMutableRawPointer.allocate(byteCount: chunkRows * rowBytes, alignment: 64)
+        defer { out.deallocate() }
+        var r0 = 0
+        while r0 < rows {
+            let n = min(chunkRows, rows - r0)
+            pool.parallelFor(chunks: n) { i in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: cols) { row in
+                    let src = t.data + (r0 + i) * cols * t.dtype.bytesPerBlock
+                    for c in 0..<cols { row[c] = HalfConversion.load(src, c, t.dtype) }
+                    QuantReference.quantize(row.baseAddress!, k: cols, as: type, into: out + i * rowBytes)
+                }
+            }
+            try writer.writeTensorData(UnsafeRawBufferPointer(start: out, count: n * rowBytes))
+            wrote(n * rowBytes)
+            r0 += n
+        }
+    }
+
     private static func type(bytesOf t: TensorInfo, as type: DType) -> Int {
-        let cols = t.shape.count == 1 ? t.shape[0] : t.shape[1]
+        let cols = t.shape[t.shape.count - 1]
         return type.rowBytes(cols) * (t.elementCount / cols)
     }
 

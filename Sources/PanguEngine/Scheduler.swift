@@ -56,7 +56,7 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var cancelled = 0
     public var failed = 0
     public var rejected = 0
-    /// Bytes of KV cache held by running sequences and the prefix cache.
+    /// Bytes of KV-cache blocks in use (running sequences and the prefix cache).
     public var kvCacheBytes = 0
 }
 
@@ -72,24 +72,37 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         public var contextLimit: Int?
         /// Most prompt tokens prefilled per step (all prefilling sequences together).
         public var prefillChunk: Int = 256
-        /// Finished sequences' caches kept for prefix reuse (0 = off).
+        /// Finished sequences' caches kept for prefix reuse (0 = off). Running sequences are shared from too.
         public var prefixCacheEntries: Int = 4
+        /// KV-cache element type.
+        public var cacheType: KVElementType = .f32
+        /// KV-cache budget in positions (all sequences together, prefix cache included); nil = `parallel` ×
+        /// `contextLimit`, so every running sequence can always reach its limit. Sequences are admitted only when
+        /// the blocks for their whole prompt + max tokens are free.
+        public var kvPositions: Int?
 
         /// Creates a configuration.
         public init(parallel: Int = 4, maxWaiting: Int = 64, contextLimit: Int? = nil, prefillChunk: Int = 256,
-                    prefixCacheEntries: Int = 4) {
+                    prefixCacheEntries: Int = 4, cacheType: KVElementType = .f32, kvPositions: Int? = nil) {
             self.parallel = parallel
             self.maxWaiting = maxWaiting
             self.contextLimit = contextLimit
             self.prefillChunk = prefillChunk
             self.prefixCacheEntries = prefixCacheEntries
+            self.cacheType = cacheType
+            self.kvPositions = kvPositions
         }
     }
 
     /// The configuration in force (contextLimit resolved).
     public let configuration: Configuration
-    /// Called on the scheduler thread after every step with fresh counters (keep it cheap).
-    public var onStep: (@Sendable (SchedulerMetrics) -> Void)?
+    /// Called on the scheduler thread after every forward step with fresh counters (keep it cheap: it delays
+    /// the next step). May be set at any time.
+    public var onStep: (@Sendable (SchedulerMetrics) -> Void)? {
+        get { condition.lock(); defer { condition.unlock() }; return stepHook }
+        set { condition.lock(); stepHook = newValue; condition.unlock() }
+    }
+    private var stepHook: (@Sendable (SchedulerMetrics) -> Void)?
     private let model: LanguageModel
     private let tokenizer: HuggingFaceTokenizer
     private let eosTokenIds: [Int]
@@ -131,12 +144,20 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         }
         var resolved = configuration
         resolved.contextLimit = limit
+        // One spare block per sequence: a shared last prefix block is copied before the first write into it.
+        let positions = configuration.kvPositions ?? configuration.parallel * (limit + KVBlockPool.blockSize)
+        guard KVBlockPool.blocks(for: positions) >= KVBlockPool.blocks(for: limit) + 1 else {
+            throw SchedulerError.invalidRequest(
+                "a KV budget of \(positions) positions cannot hold one request of \(limit) tokens")
+        }
+        resolved.kvPositions = positions
         self.configuration = resolved
         self.model = model
         self.tokenizer = tokenizer
         self.eosTokenIds = eosTokenIds
         contextLimit = limit
-        prefixes = PrefixCache(model: model, capacity: configuration.prefixCacheEntries)
+        prefixes = PrefixCache(model: model, pool: model.makePool(elementType: configuration.cacheType, positions: positions),
+                               maxPositions: limit, capacity: configuration.prefixCacheEntries)
         // A request's output must not depend on what else is batched with it.
         Kernels.batchInvariant = true
         let thread = Thread { [self] in loop() }
@@ -233,9 +254,16 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
                     if cancelled.contains(s.id) { admitted.append(s); s.cancelledByClient = true; return true }
                     return false
                 }
-                while running.count + admitted.filter({ !$0.cancelledByClient }).count < configuration.parallel,
-                      !waiting.isEmpty {
+                // First come, first served, while a slot and the blocks for the whole request are free.
+                var committed = running.reduce(0) { $0 + max(0, Self.worstBlocks($1) - ($1.cache?.blockCount ?? 0)) }
+                var slots = configuration.parallel - running.count
+                while slots > 0, let head = waiting.first {
+                    let need = Self.worstBlocks(head)
+                    while prefixes.pool.freeBlocks - committed < need && prefixes.evictOne() {}
+                    guard prefixes.pool.freeBlocks - committed >= need else { break }
                     admitted.append(waiting.removeFirst())
+                    committed += need
+                    slots -= 1
                 }
             }
             sharedMetrics.waiting = waiting.count
@@ -259,7 +287,7 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
             }
             if !running.isEmpty { runStep() }
 
-            let kvBytes = running.reduce(prefixes.allocatedBytes) { $0 + ($1.cache?.allocatedBytes ?? 0) }
+            let kvBytes = (prefixes.pool.capacity - prefixes.pool.freeBlocks) * prefixes.pool.blockBytes
             condition.lock()
             sharedMetrics.running = running.count
             sharedMetrics.kvCacheBytes = kvBytes
@@ -280,7 +308,15 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
 
     /// Gives `s` a cache (with the longest reusable prefix) and starts its prefill.
     private func admit(_ s: ActiveSequence) {
-        let (cache, reused) = prefixes.acquire(prompt: s.prompt)
+        if s.state.decoder.finish != nil {
+            // max tokens 0: nothing to run.
+            end(s, cancelled: true)
+            return
+        }
+        let shareable = running.compactMap { r in
+            r.cache.map { CachedTokens(cache: $0, tokens: Array(r.prompt.prefix(r.prefilled))) }
+        }
+        let (cache, reused) = prefixes.acquire(prompt: s.prompt, running: shareable)
         s.cache = cache
         s.cachedPrompt = reused
         s.prefilled = reused
@@ -348,8 +384,15 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         sharedMetrics.generatedTokens += generated
         sharedMetrics.running = running.count
         let snapshot = sharedMetrics
+        let hook = stepHook
         condition.unlock()
-        onStep?(snapshot)
+        hook?(snapshot)
+    }
+
+    /// Blocks a sequence may hold at most: its prompt and every token it may generate, plus one for a copy on
+    /// write of a shared block.
+    private static func worstBlocks(_ s: ActiveSequence) -> Int {
+        KVBlockPool.blocks(for: s.prompt.count + s.state.decoder.settings.maxTokens) + 1
     }
 
     private func summary(_ s: ActiveSequence) -> GenerationSummary {
@@ -369,7 +412,7 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         s.continuation.finish()
         release(s)
         condition.lock()
-        if cancelled { sharedMetrics.cancelled += 1 } else { sharedMetrics.completed += 1 }
+        if s.state.finish == .cancelled { sharedMetrics.cancelled += 1 } else { sharedMetrics.completed += 1 }
         condition.unlock()
     }
 
@@ -418,52 +461,4 @@ private final class ActiveSequence {
         self.state = state
         self.continuation = continuation
     }
-}
-
-extension GenerationDelta {
-    /// True when the delta carries nothing.
-    public var isEmpty: Bool { reasoning.isEmpty && content.isEmpty && toolCalls.isEmpty && logprobs.isEmpty }
-}
-
-/// Where prefix reuse plugs in: given a prompt, a cache already holding its longest reusable prefix. This simple
-/// version keeps the caches of the last few finished sequences with their tokens and hands one out (truncated to
-/// the common prefix) when a new prompt starts with the same tokens, as a multi-turn chat does. A paged cache with
-/// shared blocks replaces this class without touching the scheduler.
-final class PrefixCache {
-    private let model: LanguageModel
-    private let capacity: Int
-    /// Idle caches with exactly the tokens whose keys/values they hold, oldest first.
-    private var entries: [(tokens: [Int], cache: KVCache)] = []
-
-    init(model: LanguageModel, capacity: Int) {
-        self.model = model
-        self.capacity = capacity
-    }
-
-    /// A cache for `prompt` and how many of its first tokens it already holds (at most `prompt.count - 1`, so the
-    /// last prompt token always runs and gives logits).
-    func acquire(prompt: [Int]) -> (cache: KVCache, reused: Int) {
-        var best = 0, bestIndex: Int?
-        for (i, e) in entries.enumerated() {
-            let limit = min(e.tokens.count, prompt.count - 1)
-            var n = 0
-            while n < limit && e.tokens[n] == prompt[n] { n += 1 }
-            if n > best { best = n; bestIndex = i }
-        }
-        guard let i = bestIndex else { return (model.makeCache(), 0) }
-        let cache = entries.remove(at: i).cache
-        cache.truncate(to: best)
-        return (cache, best)
-    }
-
-    /// Offers a finished sequence's cache, holding `tokens`, for reuse; the oldest idle cache is freed when full.
-    func release(_ cache: KVCache, tokens: [Int]) {
-        guard capacity > 0, !tokens.isEmpty else { return }
-        entries.append((tokens, cache))
-        if entries.count > capacity { entries.removeFirst() }
-    }
-
-    /// Idle caches held, and their bytes.
-    var count: Int { entries.count }
-    var allocatedBytes: Int { entries.reduce(0) { $0 + $1.cache.allocatedBytes } }
 }

@@ -1,5 +1,6 @@
 // The interface every architecture implements: token ids in, logits out, with per-sequence KV caches.
 // No text here: tokenizers and chat templates live in other modules.
+import PanguTensor
 
 /// One sequence's share of a batched forward step.
 public struct SequenceStep {
@@ -32,7 +33,9 @@ public struct ModelInfo: Sendable {
     public let contextLength: Int
     /// Number of parameters (elements of every used tensor).
     public let parameterCount: Int
-    /// Bytes of weight data the kernels read per decoded token.
+    /// Bytes of weight data the kernels read per decoded token: the *active* weights (for a mixture of experts,
+    /// only the selected experts; the embedding matrix contributes one row, so it is not counted unless it is
+    /// also the output matrix). This is what bounds decode speed by memory bandwidth.
     public let weightBytes: Int
     /// Storage types of the weights and how many tensors use each.
     public let dtypes: [String: Int]
@@ -42,9 +45,15 @@ public struct ModelInfo: Sendable {
     public let bosTokenId: Int?
     /// Bytes of weights repacked at load time into a faster in-memory layout (`WeightArena`); 0 when none.
     public var repackedBytes: Int = 0
+    /// Bytes of all weight tensors this process holds (for a mixture of experts, every expert).
+    public var totalWeightBytes: Int = 0
+    /// Routed experts per layer and experts selected per token (0 and 0 for dense models).
+    public var experts: Int = 0, expertsPerToken: Int = 0
 
-    /// KV-cache bytes per position (f32 keys and values of every layer).
-    public var kvBytesPerToken: Int { layers * 2 * kvHeads * headDim * 4 }
+    /// KV-cache bytes per position with f32 keys and values.
+    public var kvBytesPerToken: Int { kvBytesPerToken(.f32) }
+    /// KV-cache bytes per position of every layer's keys and values stored as `type`.
+    public func kvBytesPerToken(_ type: KVElementType) -> Int { layers * 2 * kvHeads * headDim * type.bytes }
 }
 
 /// A causal language model that can run several independent sequences in one forward step.
@@ -56,4 +65,17 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// Runs one step for every sequence in `batch` and appends the new tokens to their caches.
     /// Returns, per sequence, logits as a flat [n, vocab] array where n is the token count or 1.
     func forward(_ batch: [SequenceStep]) throws -> [[Float]]
+}
+
+extension LanguageModel {
+    /// A block pool for `positions` cached tokens in all, shared by the caches made from it.
+    public func makePool(elementType: KVElementType = .f32, positions: Int) -> KVBlockPool {
+        KVBlockPool(layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, elementType: elementType,
+                    positions: positions)
+    }
+
+    /// An empty cache drawing from `pool`, holding at most `maxPositions` (default: the context length).
+    public func makeCache(pool: KVBlockPool, maxPositions: Int? = nil) -> KVCache {
+        KVCache(pool: pool, maxPositions: min(maxPositions ?? info.contextLength, info.contextLength))
+    }
 }

@@ -96,6 +96,18 @@ public final class SequenceDecoder {
         if !s.repetitionPenalty.isFinite || s.repetitionPenalty <= 0 {
             throw RuntimeError.invalidRequest("repetition penalty must be a positive number, got \(s.repetitionPenalty)")
         }
+        // The sampler divides by the temperature and sorts by probability: NaN or out-of-range settings would
+        // make it meaningless (or empty its candidate list), so they are rejected here.
+        guard s.temperature.isFinite, s.temperature >= 0 else {
+            throw RuntimeError.invalidRequest("temperature must be a number ≥ 0, got \(s.temperature)")
+        }
+        guard s.topP.isFinite, s.topP >= 0, s.topP <= 1 else {
+            throw RuntimeError.invalidRequest("top_p must be between 0 and 1, got \(s.topP)")
+        }
+        guard s.minP.isFinite, s.minP >= 0, s.minP <= 1 else {
+            throw RuntimeError.invalidRequest("min_p must be between 0 and 1, got \(s.minP)")
+        }
+        guard s.topK >= 0 else { throw RuntimeError.invalidRequest("top_k must be ≥ 0, got \(s.topK)") }
         if !settings.presencePenalty.isFinite || !settings.frequencyPenalty.isFinite {
             throw RuntimeError.invalidRequest("presence and frequency penalties must be finite numbers")
         }
@@ -122,7 +134,14 @@ public final class SequenceDecoder {
             throw DecodeError.nonFiniteLogits(token: bad, position: context.count, value: logits[bad])
         }
         var l = logits
-        Sampler.applyRepetitionPenalty(&l, context: context, penalty: settings.sampling.repetitionPenalty)
+        let penalty = settings.sampling.repetitionPenalty
+        if penalty != 1 {
+            // Same rule as `Sampler.applyRepetitionPenalty`, over the distinct ids kept in `counts` (no O(context)
+            // set per token).
+            for id in counts.keys where id >= 0 && id < l.count {
+                l[id] = l[id] > 0 ? l[id] / penalty : l[id] * penalty
+            }
+        }
         if settings.presencePenalty != 0 || settings.frequencyPenalty != 0 {
             for (id, n) in counts where id >= 0 && id < l.count {
                 l[id] -= settings.presencePenalty + settings.frequencyPenalty * Float(n)

@@ -82,8 +82,17 @@ final class GGUFEndToEndTests: XCTestCase {
             let a = try run(repacked), b = try run(plain)
             XCTAssertEqual(a.count, b.count)
             let scale = b.map { abs($0) }.max()!
-            let worst = zip(a, b).map { abs($0 - $1) }.max()!
-            XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "\(type): repacked vs file layout")
+            // Per token row: f32 summation order alone gives ~1e-7 relative. The activations are quantised (q8_0 /
+            // q8_K) before the integer kernels, so a 1e-7 difference can flip one activation across a rounding
+            // boundary, which moves that row by about one activation quantum (~1e-3 relative) and nothing else. A
+            // wrong kernel moves every row, far more. So: all rows within 1e-4, except at most one row in ten within 2e-3.
+            let vocab = repacked.model.info.vocabularySize
+            let rows = (0..<(a.count / vocab)).map { r in
+                zip(a[(r * vocab)..<((r + 1) * vocab)], b[(r * vocab)..<((r + 1) * vocab)]).map { abs($0 - $1) }.max()!
+            }
+            let flipped = rows.filter { $0 > 1e-4 * scale }
+            XCTAssertLessThanOrEqual(flipped.count, rows.count / 10, "\(type): repacked vs file layout rows \(rows)")
+            XCTAssertLessThanOrEqual(rows.max()!, 2e-3 * scale, "\(type): repacked vs file layout")
         }
     }
 

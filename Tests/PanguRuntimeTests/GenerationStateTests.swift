@@ -106,6 +106,17 @@ final class SequenceDecoderTests: XCTestCase {
         XCTAssertEqual(b.context, [1, 1, 2])
     }
 
+    func testInvalidSettingsAreRejected() throws {
+        for p in [SamplingParameters(temperature: .nan), SamplingParameters(temperature: -1),
+                  SamplingParameters(topP: 1.5), SamplingParameters(minP: .nan), SamplingParameters(topK: -2),
+                  SamplingParameters(repetitionPenalty: 0)] {
+            XCTAssertThrowsError(try decoder([1], p), "\(p)")
+        }
+        XCTAssertThrowsError(try decoder([1], presence: .infinity))
+        XCTAssertThrowsError(try decoder([1], max: -1))
+        XCTAssertThrowsError(try decoder([1], logprobs: -1))
+    }
+
     func testSeededSamplingDependsOnlyOnTheSequence() throws {
         let p = SamplingParameters(temperature: 1, seed: 77)
         let logits: [Float] = [0.1, 0.3, 0.2, 0.25, 0.15]

@@ -110,6 +110,9 @@ final class SchedulerTests: XCTestCase {
                                   sampling: .greedy, maxTokens: 3000)
         r.splitReasoning = false
         r.sampling = SamplingParameters(temperature: 1, seed: 3)
+        // No end-of-sequence: the request must still be running when it is cancelled.
+        let eos = Set(e.eosTokenIds)
+        r.constraint = { BanConstraint(eos) }
         let task = Task {
             var n = 0
             for try await event in try s.submit(r) { if case .delta = event { n += 1 } }
@@ -131,18 +134,27 @@ final class SchedulerTests: XCTestCase {
 
     func testQueueFullAndContextLimitAreThrownAtSubmit() async throws {
         let e = Self.engine
-        let s = try Scheduler(engine: e, configuration: .init(parallel: 1, maxWaiting: 2, contextLimit: 64))
         let prompt = e.tokenizer.encode("queue", addSpecialTokens: true)
-        var long = GenerationRequest(prompt: prompt, sampling: SamplingParameters(temperature: 1, seed: 1),
-                                     maxTokens: 64 - prompt.count)
-        long.splitReasoning = false
-        XCTAssertThrowsError(try s.submit(GenerationRequest(prompt: prompt, sampling: .greedy,
-                                                            maxTokens: 65 - prompt.count))) { error in
+        let limited = try Scheduler(engine: e, configuration: .init(parallel: 1, maxWaiting: 2, contextLimit: 64))
+        XCTAssertThrowsError(try limited.submit(GenerationRequest(prompt: prompt, sampling: .greedy,
+                                                                  maxTokens: 65 - prompt.count))) { error in
             XCTAssertEqual(error as? SchedulerError,
                            .contextExceeded(promptTokens: prompt.count, maxTokens: 65 - prompt.count, limit: 64))
         }
-        XCTAssertThrowsError(try s.submit(GenerationRequest(prompt: [], sampling: .greedy, maxTokens: 1)))
-        XCTAssertThrowsError(try s.submit(GenerationRequest(prompt: [1, 999_999], sampling: .greedy, maxTokens: 1)))
+        let fits = try await collect(try limited.submit(GenerationRequest(prompt: prompt, sampling: .greedy,
+                                                                          maxTokens: 64 - prompt.count)))
+        XCTAssertNotNil(fits.finish)
+        XCTAssertThrowsError(try limited.submit(GenerationRequest(prompt: [], sampling: .greedy, maxTokens: 1)))
+        XCTAssertThrowsError(try limited.submit(GenerationRequest(prompt: [1, 999_999], sampling: .greedy, maxTokens: 1)))
+        await limited.shutdown(cancelInFlight: false)
+
+        // Long requests that cannot end early (no EOS): one runs, two wait, the fourth is refused.
+        let s = try Scheduler(engine: e, configuration: .init(parallel: 1, maxWaiting: 2))
+        var long = GenerationRequest(prompt: prompt, sampling: SamplingParameters(temperature: 1, seed: 1),
+                                     maxTokens: 3000)
+        long.splitReasoning = false
+        let eos = Set(e.eosTokenIds)
+        long.constraint = { BanConstraint(eos) }
         let first = try s.submit(long)
         let running = await eventually { s.metrics.running == 1 }
         XCTAssertTrue(running)
@@ -166,7 +178,14 @@ final class SchedulerTests: XCTestCase {
                                   sampling: .greedy, maxTokens: 8)
         r.splitReasoning = false
         let streams = [try s.submit(r), try s.submit(r)]
+        var none = r
+        none.maxTokens = 0
+        let empty = try s.submit(none)
         await s.shutdown(cancelInFlight: false)
+        let c = try await collect(empty)
+        XCTAssertEqual(c.finish, .length)
+        XCTAssertEqual(c.completionTokens, 0)
+        XCTAssertEqual(c.content, "")
         for stream in streams {
             let c = try await collect(stream)
             XCTAssertNotEqual(c.finish, .cancelled)
@@ -245,6 +264,53 @@ final class SchedulerTests: XCTestCase {
         await s.shutdown(cancelInFlight: false)
     }
 
+    /// With a KV budget of 8 blocks (each request may need 5), a second request waits for blocks (not only for a slot) and then runs.
+    func testAdmissionWaitsForFreeBlocks() async throws {
+        let e = Self.engine
+        let prompt = e.tokenizer.encode("blocks", addSpecialTokens: true)
+        let s = try Scheduler(engine: e, configuration: .init(parallel: 4, contextLimit: 100, prefixCacheEntries: 0,
+                                                              kvPositions: 120))
+        var r = GenerationRequest(prompt: prompt, sampling: SamplingParameters(temperature: 1, seed: 9), maxTokens: 60)
+        r.splitReasoning = false
+        let eos = Set(e.eosTokenIds)
+        r.constraint = { BanConstraint(eos) }
+        let first = try s.submit(r), second = try s.submit(r)
+        let queued = await eventually { s.metrics.running == 1 && s.metrics.waiting == 1 }
+        XCTAssertTrue(queued, "the second request must wait for blocks: \(s.metrics)")
+        let a = try await collect(first), b = try await collect(second)
+        XCTAssertEqual(a.completionTokens, 60)
+        XCTAssertEqual(b.completionTokens, 60)
+        XCTAssertEqual(a, b, "same seed, same prompt, same output")
+        let freed = await eventually { s.metrics.kvCacheBytes == 0 }
+        XCTAssertTrue(freed, "\(s.metrics)")
+        await s.shutdown(cancelInFlight: false)
+    }
+
+    /// A request whose prompt a running sequence already holds shares its blocks, with the same output as alone.
+    func testRunningSequencesSharePromptBlocks() async throws {
+        let e = Self.engine
+        var b = Self.requests(e)[6]
+        b.logprobs = 2
+        let alone = try Scheduler(engine: e, configuration: .init(parallel: 1, prefixCacheEntries: 0))
+        let expected = try await collect(try alone.submit(b))
+        await alone.shutdown(cancelInFlight: false)
+
+        let s = try Scheduler(engine: e, configuration: .init(parallel: 2, prefixCacheEntries: 0))
+        var a = b
+        a.maxTokens = 2000
+        let eos = Set(e.eosTokenIds)
+        a.constraint = { BanConstraint(eos) }
+        let long = try s.submit(a)
+        let started = await eventually { s.metrics.generatedTokens > 0 }
+        XCTAssertTrue(started)
+        let got = try await collect(try s.submit(b))
+        XCTAssertEqual(s.metrics.cachedPromptTokens, b.prompt.count - 1)
+        XCTAssertNil(firstDifference(got, expected))
+        await s.shutdown(cancelInFlight: true)
+        let ended = try await collect(long)
+        XCTAssertEqual(ended.finish, .cancelled)
+    }
+
     /// A multi-turn prompt that extends a finished sequence reuses its cache, with the same output as a fresh run.
     func testPrefixReuseGivesTheSameOutput() async throws {
         let e = Self.engine
@@ -283,6 +349,15 @@ final class PoisonedModel: LanguageModel, @unchecked Sendable {
         }
         return out
     }
+}
+
+/// Forbids the given ids (e.g. end of sequence, so a request runs to its budget).
+final class BanConstraint: LogitsConstraint {
+    let banned: Set<Int>
+    init(_ banned: Set<Int>) { self.banned = banned }
+    func mask(_ logits: inout [Float]) { for id in banned where id < logits.count { logits[id] = -.infinity } }
+    func accept(_ token: Int) throws {}
+    var isComplete: Bool { false }
 }
 
 /// Allows every token, but throws on the `after`-th accepted token.

@@ -88,22 +88,61 @@ final class KernelParityTests: XCTestCase {
         XCTAssertTrue(compare(g, e).within(relative: 1e-5))
     }
 
-    func testAttentionMatchesReference() {
+    /// Lays keys/values [S, Hkv, Dh] out in blocks of `b` positions (blocks in shuffled memory order, as a pool
+    /// hands them out) and runs the paged kernel.
+    func pagedAttention(q: [Float], k: [Float], v: [Float], tokens: Int, first: Int, heads: Int, kvHeads: Int, d: Int,
+                        b: Int, type: KVElementType, pool: ThreadPool) -> [Float] {
+        let s = first + tokens, blocks = (s + b - 1) / b
+        let half = kvHeads * b * d * type.bytes
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: blocks * 2 * half, alignment: 64)
+        defer { memory.deallocate() }
+        let order = (0..<blocks).reversed().map { $0 }
+        var table = order.map { memory + $0 * 2 * half }
+        var out = [Float](repeating: 0, count: tokens * heads * d)
+        table.withUnsafeMutableBufferPointer { t in
+            let kv = PagedKV(blocks: t.baseAddress!, blockSize: b, keyOffset: 0, valueOffset: half, type: type)
+            k.withUnsafeBufferPointer { kv.store($0.baseAddress!, positions: 0, count: s, kvHeads: kvHeads, headDim: d, values: false) }
+            v.withUnsafeBufferPointer { kv.store($0.baseAddress!, positions: 0, count: s, kvHeads: kvHeads, headDim: d, values: true) }
+            q.withUnsafeBufferPointer { qp in out.withUnsafeMutableBufferPointer { op in
+                Kernels.pagedAttention(q: qp.baseAddress!, cache: kv, tokens: tokens, firstPosition: first, heads: heads,
+                                       kvHeads: kvHeads, headDim: d, into: op.baseAddress!, pool: pool)
+            } }
+        }
+        return out
+    }
+
+    func testPagedAttentionMatchesReference() {
         let pool = ThreadPool(threads: 2)
-        for (tokens, first, heads, kvHeads, d) in [(1, 0, 4, 2, 16), (5, 3, 6, 3, 20), (4, 0, 8, 1, 32)] {
+        for (tokens, first, heads, kvHeads, d, b) in [(1, 0, 4, 2, 16, 16), (5, 3, 6, 3, 20, 4), (4, 0, 8, 1, 32, 16),
+                                                      (37, 0, 4, 2, 16, 16), (3, 40, 4, 4, 24, 16), (20, 13, 2, 1, 8, 3)] {
             let s = first + tokens
-            let q = randomFloats(tokens * heads * d, seed: 1), k = randomFloats(s * kvHeads * d, seed: 2)
+            let q = randomFloats(tokens * heads * d, seed: 1, scale: 3), k = randomFloats(s * kvHeads * d, seed: 2)
             let v = randomFloats(s * kvHeads * d, seed: 3)
-            var out = [Float](repeating: 0, count: tokens * heads * d)
-            q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-                out.withUnsafeMutableBufferPointer { op in
-                    Kernels.attention(q: qp.baseAddress!, keys: kp.baseAddress!, values: vp.baseAddress!, tokens: tokens,
-                                      firstPosition: first, heads: heads, kvHeads: kvHeads, headDim: d,
-                                      into: op.baseAddress!, pool: pool)
-                } } } }
             let ref = ReferenceKernels.attention(q: q, k: k, v: v, tokens: tokens, firstPosition: first, heads: heads,
                                                  kvHeads: kvHeads, headDim: d)
-            XCTAssertTrue(compare(out, ref).within(relative: 1e-5))
+            let out = pagedAttention(q: q, k: k, v: v, tokens: tokens, first: first, heads: heads, kvHeads: kvHeads,
+                                     d: d, b: b, type: .f32, pool: pool)
+            XCTAssertTrue(compare(out, ref).within(relative: 1e-5), "\(compare(out, ref))")
+            // f16 storage rounds keys and values to 11 significant bits: relative error ~1e-3.
+            let half = pagedAttention(q: q, k: k, v: v, tokens: tokens, first: first, heads: heads, kvHeads: kvHeads,
+                                      d: d, b: b, type: .f16, pool: pool)
+            XCTAssertTrue(compare(half, ref).within(relative: 3e-3), "\(compare(half, ref))")
+        }
+    }
+
+    /// A token's attention output must not depend on which other query tokens share its tile or call.
+    func testPagedAttentionIsBatchInvariant() {
+        let pool = ThreadPool(threads: 2)
+        let (tokens, heads, kvHeads, d) = (40, 4, 2, 16)
+        let q = randomFloats(tokens * heads * d, seed: 4), k = randomFloats(tokens * kvHeads * d, seed: 5)
+        let v = randomFloats(tokens * kvHeads * d, seed: 6)
+        let all = pagedAttention(q: q, k: k, v: v, tokens: tokens, first: 0, heads: heads, kvHeads: kvHeads, d: d,
+                                 b: 16, type: .f32, pool: pool)
+        for split in [1, 7, 16, 33] {
+            let rest = tokens - split
+            let tail = pagedAttention(q: Array(q[(split * heads * d)...]), k: k, v: v, tokens: rest, first: split,
+                                      heads: heads, kvHeads: kvHeads, d: d, b: 16, type: .f32, pool: pool)
+            XCTAssertEqual(tail, Array(all[(split * heads * d)...]), "split at \(split)")
         }
     }
 

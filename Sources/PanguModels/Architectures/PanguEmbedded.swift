@@ -2,8 +2,8 @@
 // bias, RMSNorm, full-head-dim NeoX RoPE and grouped-query attention (spec §1.3). Follows Huawei's
 // modeling_openpangu_dense.py; llama.cpp's src/models/pangu-embedded.cpp computes the same graph.
 //
-// Letters: T tokens in the step (all sequences together), D hidden, H query heads, Hkv key/value heads,
-// Dh head dim, F intermediate (FFN) size, V vocabulary.
+// The layer loop is here; the attention block and the SwiGLU feed-forward are shared with other architectures
+// (Blocks/). Letters: T tokens in the step (all sequences together), D hidden, V vocabulary.
 import Foundation
 import PanguTensor
 import PanguWeights
@@ -36,21 +36,12 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
         // Precomputed RoPE tables stored by the reference code; we compute RoPE from rope_theta.
         ignored: ["rotary_emb.inv_freq"])
 
-    /// The weights of one decoder layer.
+    /// One decoder layer: pre-norm attention and pre-norm SwiGLU, each added to the residual stream.
     struct Layer {
-        let attnNorm: [Float]   // [D]
-        let wq: WeightMatrix    // [H·Dh, D]
-        let bq: WeightVector    // [H·Dh]
-        let wk: WeightMatrix    // [Hkv·Dh, D]
-        let bk: WeightVector    // [Hkv·Dh]
-        let wv: WeightMatrix    // [Hkv·Dh, D]
-        let bv: WeightVector    // [Hkv·Dh]
-        let wo: WeightMatrix    // [D, H·Dh]
-        let bo: WeightVector    // [D]
-        let ffnNorm: [Float]    // [D]
-        let wGate: WeightMatrix // [F, D]
-        let wUp: WeightMatrix   // [F, D]
-        let wDown: WeightMatrix // [D, F]
+        let attnNorm: [Float]  // [D]
+        let attention: AttentionBlock
+        let ffnNorm: [Float]   // [D]
+        let mlp: SwiGLU
     }
 
     public let configuration: PanguEmbeddedConfiguration
@@ -59,95 +50,85 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
     let outputNorm: [Float]      // [D]
     let output: WeightMatrix     // [V, D] (the embedding itself when tied)
     let layers: [Layer]
-    let inverseFrequencies: [Float]  // [Dh/2]
     /// Keeps the memory-mapped files alive as long as the model.
     let source: TensorSource
-    /// Holds matmul weights repacked into a faster layout at load time (RowInterleave).
-    let arena: WeightArena
+    /// Keeps repacked weights alive as long as the model.
+    let loader: WeightLoader
+
+    /// Expected shape of each role (PyTorch order) for configuration `c`.
+    static func shapes(_ c: PanguEmbeddedConfiguration) -> (TensorRole) -> [Int]? {
+        let d = c.hiddenSize, f = c.intermediateSize
+        let qDim = c.numAttentionHeads * c.resolvedHeadDim, kvDim = c.kvHeads * c.resolvedHeadDim
+        return { role in
+            switch role {
+            case .tokenEmbedding, .output: return [c.vocabSize, d]
+            case .outputNorm, .attnNorm, .ffnNorm, .oBias: return [d]
+            case .q: return [qDim, d]
+            case .qBias: return [qDim]
+            case .k, .v: return [kvDim, d]
+            case .kBias, .vBias: return [kvDim]
+            case .o: return [d, qDim]
+            case .gate, .up: return [f, d]
+            case .down: return [d, f]
+            default: return nil
+            }
+        }
+    }
+
+    /// Validates every tensor name, shape and dtype of `source` against configuration `c` without building
+    /// (or repacking) anything.
+    public static func resolve(_ c: PanguEmbeddedConfiguration, source: TensorSource,
+                               scheme: NamingScheme) throws -> ResolvedWeights {
+        if !c.hasAttentionBias {
+            throw ModelError.unsupportedConfig(file: "config.json", field: "bias",
+                                               detail: "Pangu Embedded checkpoints carry q/k/v/o biases")
+        }
+        let resolved = try WeightResolver.resolve(
+            weightMap, in: source, scheme: scheme, layers: c.numHiddenLayers, expectedShape: shapes(c),
+            allowedTypes: { $0.isNormOrBias ? DType.vectorTypes : DType.matrixTypes })
+        if resolved.global[.output] == nil && !c.tied {
+            let outputName = weightMap.global.first { $0.role == .output }!.name(scheme)
+            throw ModelError.tensorMismatch(missing: [outputName], unexpected: [], wrongShape: [], wrongType: [])
+        }
+        return resolved
+    }
 
     /// Builds the model from tensors in `source` (named per `scheme`), validating all names, shapes and dtypes.
     public init(configuration c: PanguEmbeddedConfiguration, source: TensorSource,
                 scheme: NamingScheme = .huggingFace) throws {
         configuration = c
         self.source = source
-        let d = c.hiddenSize, dh = c.resolvedHeadDim, f = c.intermediateSize
-        let qDim = c.numAttentionHeads * dh, kvDim = c.kvHeads * dh
-        let matrixTypes: Set<DType> = Set(DType.allCases.filter { $0 != .q8_1 && $0 != .q8_K })
-        let vectorTypes: Set<DType> = [.f32, .f16, .bf16]
-        let resolved = try WeightResolver.resolve(
-            PanguEmbedded.weightMap, in: source, scheme: scheme, layers: c.numHiddenLayers,
-            expectedShape: { role in
-                switch role {
-                case .tokenEmbedding, .output: return [c.vocabSize, d]
-                case .outputNorm, .attnNorm, .ffnNorm, .oBias: return [d]
-                case .q: return [qDim, d]
-                case .qBias: return [qDim]
-                case .k, .v: return [kvDim, d]
-                case .kBias, .vBias: return [kvDim]
-                case .o: return [d, qDim]
-                case .gate, .up: return [f, d]
-                case .down: return [d, f]
-                }
-            },
-            allowedTypes: { role in
-                switch role {
-                case .outputNorm, .attnNorm, .ffnNorm, .qBias, .kBias, .vBias, .oBias: return vectorTypes
-                default: return matrixTypes
-                }
-            })
-        func matrix(_ t: TensorInfo) -> WeightMatrix {
-            WeightMatrix(rows: t.shape[0], cols: t.shape[1], dtype: t.dtype, data: t.data)
-        }
-        // Matmul-only weights may be repacked; the source pages are then released (every TensorSource is a
-        // read-only file mapping, so they would be re-read from the file if touched again).
-        let arena = WeightArena()
-        self.arena = arena
-        func matmul(_ t: TensorInfo) -> WeightMatrix { arena.prepare(matrix(t), releaseSource: true) }
-        func vector(_ t: TensorInfo) -> WeightVector {
-            arena.copy(WeightVector(count: t.shape[0], dtype: t.dtype, data: t.data))
-        }
-        // Norm weights are read once here into arrays, so they need no arena copy.
-        func floats(_ t: TensorInfo) -> [Float] { WeightVector(count: t.shape[0], dtype: t.dtype, data: t.data).toFloats() }
-        if !c.hasAttentionBias {
-            throw ModelError.unsupportedConfig(file: "config.json", field: "bias",
-                                               detail: "Pangu Embedded checkpoints carry q/k/v/o biases")
-        }
+        let resolved = try Self.resolve(c, source: source, scheme: scheme)
+        let loader = WeightLoader()
+        self.loader = loader
         let g = resolved.global
-        embedding = matrix(g[.tokenEmbedding]!)
-        outputNorm = floats(g[.outputNorm]!)
-        if let out = g[.output] {
-            output = out.name == g[.tokenEmbedding]!.name ? embedding : matmul(out)
-        } else if c.tied {
-            output = embedding
+        embedding = loader.matrix(g[.tokenEmbedding]!)
+        outputNorm = loader.floats(g[.outputNorm]!)
+        if let out = g[.output], out.name != g[.tokenEmbedding]!.name {
+            output = loader.matmul(out)
         } else {
-            let outputName = PanguEmbedded.weightMap.global.first { $0.role == .output }!.name(scheme)
-            throw ModelError.tensorMismatch(missing: [outputName], unexpected: [], wrongShape: [], wrongType: [])
+            output = embedding
         }
+        let frequencies = Kernels.ropeInverseFrequencies(headDim: c.resolvedHeadDim, theta: c.ropeTheta)
         layers = resolved.layers.map { t in
-            Layer(attnNorm: floats(t[.attnNorm]!),
-                  wq: matmul(t[.q]!), bq: vector(t[.qBias]!),
-                  wk: matmul(t[.k]!), bk: vector(t[.kBias]!),
-                  wv: matmul(t[.v]!), bv: vector(t[.vBias]!),
-                  wo: matmul(t[.o]!), bo: vector(t[.oBias]!),
-                  ffnNorm: floats(t[.ffnNorm]!),
-                  wGate: matmul(t[.gate]!), wUp: matmul(t[.up]!), wDown: matmul(t[.down]!))
+            Layer(attnNorm: loader.floats(t[.attnNorm]!),
+                  attention: AttentionBlock(weights: loader.attention(t), heads: c.numAttentionHeads,
+                                            kvHeads: c.kvHeads, headDim: c.resolvedHeadDim,
+                                            inverseFrequencies: frequencies),
+                  ffnNorm: loader.floats(t[.ffnNorm]!),
+                  mlp: SwiGLU(gate: loader.matmul(t[.gate]!), up: loader.matmul(t[.up]!), down: loader.matmul(t[.down]!)))
         }
-        inverseFrequencies = Kernels.ropeInverseFrequencies(headDim: dh, theta: c.ropeTheta)
-        var params = 0, bytes = 0
-        var dtypes: [String: Int] = [:]
-        var seen = Set<String>()
-        let all = Array(resolved.global.values) + resolved.layers.flatMap { Array($0.values) }
-        for t in all where seen.insert(t.name).inserted {
-            params += t.elementCount
-            if t.name != resolved.global[.tokenEmbedding]?.name || g[.output] == nil { bytes += t.byteCount }
-            dtypes[t.dtype.rawValue, default: 0] += 1
-        }
+        let tally = ModelInfo.tally(resolved)
+        // A decoded token reads one embedding row, so the embedding counts only when it is also the output.
+        let embeddingBytes = output.data == embedding.data ? 0 : g[.tokenEmbedding]!.byteCount
         var modelInfo = ModelInfo(architecture: c.architectures?.first ?? "PanguEmbeddedForCausalLM",
-                         vocabularySize: c.vocabSize, hiddenSize: d, layers: c.numHiddenLayers,
-                         heads: c.numAttentionHeads, kvHeads: c.kvHeads, headDim: dh, intermediateSize: f,
-                         contextLength: c.maxPositionEmbeddings, parameterCount: params, weightBytes: bytes,
-                         dtypes: dtypes, eosTokenIds: c.eosTokenId?.ids ?? [], bosTokenId: c.bosTokenId)
-        modelInfo.repackedBytes = arena.repackedBytes
+                                  vocabularySize: c.vocabSize, hiddenSize: c.hiddenSize, layers: c.numHiddenLayers,
+                                  heads: c.numAttentionHeads, kvHeads: c.kvHeads, headDim: c.resolvedHeadDim,
+                                  intermediateSize: c.intermediateSize, contextLength: c.maxPositionEmbeddings,
+                                  parameterCount: tally.parameters, weightBytes: tally.bytes - embeddingBytes,
+                                  dtypes: tally.dtypes, eosTokenIds: c.eosTokenId?.ids ?? [], bosTokenId: c.bosTokenId)
+        modelInfo.repackedBytes = loader.arena.repackedBytes
+        modelInfo.totalWeightBytes = tally.bytes
         info = modelInfo
     }
 
@@ -156,18 +137,23 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
     }
 
     public func forward(_ batch: [SequenceStep]) throws -> [[Float]] {
-        // Validate everything before touching any cache, so a bad request leaves the others untouched.
-        for step in batch {
-            guard !step.tokens.isEmpty else { throw ModelError.invalidArgument("a sequence step has no tokens") }
-            for (i, id) in step.tokens.enumerated() where id < 0 || id >= info.vocabularySize {
-                throw ModelError.tokenOutOfRange(id: id, position: step.cache.count + i, vocabularySize: info.vocabularySize)
-            }
-            let needed = step.cache.count + step.tokens.count
-            if needed > step.cache.maxPositions {
-                throw ModelError.contextOverflow(needed: needed, limit: step.cache.maxPositions)
-            }
+        try DecoderSteps.validate(batch, vocabularySize: info.vocabularySize)
+        let d = info.hiddenSize, eps = Float(configuration.rmsNormEps)
+        let total = batch.reduce(0) { $0 + $1.tokens.count }
+        let ws = Workspace()
+        let x = ws.floats("x", total * d), xb = ws.floats("xb", total * d), y = ws.floats("y", total * d)  // [T, D]
+        DecoderSteps.embed(batch, embedding, into: x)
+        for (l, layer) in layers.enumerated() {
+            // x += attention(norm(x))
+            DecoderSteps.rmsNorm(x, tokens: total, weight: layer.attnNorm, eps: eps, into: xb)
+            layer.attention.forward(xb, batch: batch, layer: l, workspace: ws, into: y)
+            Kernels.add(x, y, count: total * d)
+            // x += mlp(norm(x))
+            DecoderSteps.rmsNorm(x, tokens: total, weight: layer.ffnNorm, eps: eps, into: xb)
+            layer.mlp.forward(xb, tokens: total, workspace: ws, into: y)
+            Kernels.add(x, y, count: total * d)
         }
-        for step in batch { try step.cache.reserve(step.cache.count + step.tokens.count) }
-        return DenseDecoder.forward(model: self, batch: batch)
+        for step in batch { step.cache.advance(by: step.tokens.count) }
+        return DecoderSteps.logits(x, batch: batch, norm: outputNorm, eps: eps, output: output)
     }
 }
