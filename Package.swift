@@ -47,11 +47,13 @@ let package = Package(
         .target(name: "PanguModels", dependencies: ["PanguTensor", "PanguWeights"], swiftSettings: fastMath),
         // Layer 3: KV cache, sampler, token generation (token ids only).
         .target(name: "PanguRuntime", dependencies: ["PanguModels"], swiftSettings: fastMath),
+        // Constrained decoding: JSON / JSON Schema / tool-call grammars as LogitsConstraint over a vocabulary.
+        .target(name: "PanguGrammar", dependencies: ["PanguRuntime", "PanguTokenizer"]),
         // Layer 4: façade that loads a checkpoint directory into model + tokenizer + chat conventions.
         .target(name: "PanguEngine", dependencies: ["PanguRuntime", "PanguTokenizer", "PanguChat"]),
         // Layer 5: the OpenAI-compatible HTTP server (the only target that imports Hummingbird/NIO).
         .target(name: "PanguServer", dependencies: [
-            "PanguEngine",
+            "PanguEngine", "PanguGrammar",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -82,6 +84,8 @@ let package = Package(
         .testTarget(name: "PanguServerTests", dependencies: [
             "PanguServer", "PanguTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
+        .testTarget(name: "PanguGrammarTests", dependencies: ["PanguGrammar", "PanguChat", "PanguTokenizer"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTestSupport"]),
     ]
 )
