@@ -60,11 +60,14 @@ struct ChatRequest {
         case .required, .function:
             let forced: String? = if case let .function(name) = choice { name } else { nil }
             let b = try Self.builder(m, param: "tool_choice")
-            do { constraint = try b.toolCalls(tools.map { ($0.name, $0.parametersJSON) }, forcedName: forced) } catch {
+            do {
+                constraint = try b.toolCalls(tools.map { ($0.name, $0.parametersJSON) }, forcedName: forced,
+                                             allowReasoning: thinking != .fast)
+            } catch {
                 throw APIError.invalid("Invalid tool parameters schema: \(error)", param: "tools", code: "invalid_json_schema")
             }
         case .auto, .none:
-            constraint = try Self.responseFormat(f, model: m)
+            constraint = try Self.responseFormat(f, model: m, allowReasoning: thinking != .fast)
         }
         if try f.bool("logprobs") ?? false {
             logprobs = try f.int("top_logprobs", in: 0...20) ?? 0
@@ -253,12 +256,12 @@ struct ChatRequest {
     }
 
     /// `response_format`: text (no constraint), json_object, or json_schema (`json_schema.schema`).
-    static func responseFormat(_ f: RequestFields, model m: ServerModel) throws -> (@Sendable () throws -> LogitsConstraint)? {
+    static func responseFormat(_ f: RequestFields, model m: ServerModel, allowReasoning: Bool) throws -> (@Sendable () throws -> LogitsConstraint)? {
         guard let rf = try f.object("response_format") else { return nil }
         switch try rf.string("type") {
         case "text"?: return nil
         case "json_object"?:
-            do { return try builder(m, param: "response_format").jsonObject() } catch let e as APIError { throw e } catch {
+            do { return try builder(m, param: "response_format").jsonObject(allowReasoning: allowReasoning) } catch let e as APIError { throw e } catch {
                 throw APIError.invalid("response_format: \(error)", param: "response_format")
             }
         case "json_schema"?:
@@ -270,7 +273,8 @@ struct ChatRequest {
                 throw APIError.invalid("'response_format.json_schema.schema' must be an object",
                                        param: "response_format.json_schema.schema", code: "invalid_type")
             }
-            do { return try builder(m, param: "response_format").jsonSchema(JSON.encode(schema)) } catch let e as APIError {
+            do { return try builder(m, param: "response_format")
+                .jsonSchema(JSON.encode(schema), allowReasoning: allowReasoning) } catch let e as APIError {
                 throw e
             } catch {
                 throw APIError.invalid("Invalid schema for response_format: \(error)",

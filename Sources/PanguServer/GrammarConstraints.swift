@@ -2,7 +2,6 @@
 import PanguEngine
 import PanguRuntime
 
-#if canImport(PanguGrammar)
 import PanguGrammar
 
 /// ``ConstraintBuilder`` backed by PanguGrammar. The vocabulary index is built once per model.
@@ -23,23 +22,23 @@ public struct GrammarConstraintBuilder: ConstraintBuilder {
         }
     }
 
-    func factory(_ grammar: TokenGrammar) -> @Sendable () throws -> LogitsConstraint {
-        let (eos, reasoning) = (eosTokenIds, reasoning)
+    func factory(_ grammar: TokenGrammar, allowReasoning: Bool) -> @Sendable () throws -> LogitsConstraint {
+        let (eos, reasoning) = (eosTokenIds, allowReasoning ? reasoning : nil)
         return { grammar.makeConstraint(eosTokenIds: eos, reasoning: reasoning) }
     }
 
-    public func jsonObject() throws -> @Sendable () throws -> LogitsConstraint {
-        factory(try TokenGrammar.jsonObject(vocabulary: vocabulary))
+    public func jsonObject(allowReasoning: Bool) throws -> @Sendable () throws -> LogitsConstraint {
+        factory(try TokenGrammar.jsonObject(vocabulary: vocabulary), allowReasoning: allowReasoning)
     }
 
-    public func jsonSchema(_ schemaJSON: String) throws -> @Sendable () throws -> LogitsConstraint {
-        factory(try TokenGrammar.jsonSchema(schemaJSON, vocabulary: vocabulary))
+    public func jsonSchema(_ schemaJSON: String, allowReasoning: Bool) throws -> @Sendable () throws -> LogitsConstraint {
+        factory(try TokenGrammar.jsonSchema(schemaJSON, vocabulary: vocabulary), allowReasoning: allowReasoning)
     }
 
-    public func toolCalls(_ tools: [(name: String, parametersJSON: String)], forcedName: String?) throws
+    public func toolCalls(_ tools: [(name: String, parametersJSON: String)], forcedName: String?, allowReasoning: Bool) throws
         -> @Sendable () throws -> LogitsConstraint {
         factory(try TokenGrammar.toolCalls(tools, forcedName: forcedName, open: "[unused11]", close: "[unused12]",
-                                           vocabulary: vocabulary))
+                                           vocabulary: vocabulary), allowReasoning: allowReasoning)
     }
 }
 
@@ -49,9 +48,3 @@ extension ServerModel {
         GrammarConstraintBuilder(engine: engine)
     }
 }
-#else
-extension ServerModel {
-    /// nil: this build has no grammar module, so `response_format` JSON and forced tool calls answer 400.
-    public static func grammarConstraints(engine: Engine) -> (any ConstraintBuilder)? { nil }
-}
-#endif

@@ -6,15 +6,16 @@ import PanguRuntime
 import PanguTokenizer
 
 /// Builds decoding constraints for `response_format` and forced tool calls. Errors thrown here (an invalid or
-/// unsupported schema) become 400 responses. `PanguGrammar` provides the implementation
-/// (``GrammarConstraintBuilder``).
+/// unsupported schema) become 400 responses. `allowReasoning`: a reasoning block may precede the constrained
+/// text (false in fast thinking mode, where the model must answer at once). `PanguGrammar` provides the
+/// implementation (``GrammarConstraintBuilder``).
 public protocol ConstraintBuilder: Sendable {
     /// Any JSON object (`response_format: {"type": "json_object"}`).
-    func jsonObject() throws -> @Sendable () throws -> LogitsConstraint
+    func jsonObject(allowReasoning: Bool) throws -> @Sendable () throws -> LogitsConstraint
     /// A JSON document valid against `schemaJSON` (`response_format: {"type": "json_schema"}`).
-    func jsonSchema(_ schemaJSON: String) throws -> @Sendable () throws -> LogitsConstraint
-    /// A tool-call span calling one of `tools` (or exactly `forcedName`), reasoning allowed before it.
-    func toolCalls(_ tools: [(name: String, parametersJSON: String)], forcedName: String?) throws
+    func jsonSchema(_ schemaJSON: String, allowReasoning: Bool) throws -> @Sendable () throws -> LogitsConstraint
+    /// A tool-call span calling one of `tools` (or exactly `forcedName`).
+    func toolCalls(_ tools: [(name: String, parametersJSON: String)], forcedName: String?, allowReasoning: Bool) throws
         -> @Sendable () throws -> LogitsConstraint
 }
 

@@ -158,7 +158,7 @@ final class ChatRouteTests: ServerTestCase {
             XCTAssertEqual(try error(r.body)["param"] as? String, "tool_choice")
             r = try await post(client, "/v1/chat/completions", base + tools + #","tool_choice":"none"}"#)
             XCTAssertEqual(r.status, 200)
-            r = try await post(client, "/v1/chat/completions", base + #""response_format":{"type":"json_object"}}"#)
+            r = try await post(client, "/v1/chat/completions", base + #""response_format":{"type":"json_object"},"reasoning_effort":"low"}"#)
             XCTAssertEqual(r.status, 200)
             r = try await post(client, "/v1/chat/completions",
                                base + #""response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"object"}}}}"#)
@@ -168,7 +168,8 @@ final class ChatRouteTests: ServerTestCase {
             XCTAssertEqual(r.status, 400)
             XCTAssertEqual(try error(r.body)["code"] as? String, "invalid_json_schema")
         }
-        XCTAssertEqual(constraints.calls, ["tools:a,b:*", "tools:a,b:b", "object", #"schema:{"type":"object"}"#])
+        XCTAssertEqual(constraints.calls, ["tools:a,b:*", "tools:a,b:b", "object fast", #"schema:{"type":"object"}"#],
+                       "fast thinking allows no reasoning before the constrained text")
         XCTAssertEqual(service.requests.map { $0.constraint != nil }, [true, true, false, true, true])
         XCTAssertFalse(service.requests[2].parseToolCalls, "tool_choice none: no tools, no parsing")
     }

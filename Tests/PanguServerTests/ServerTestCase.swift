@@ -25,15 +25,18 @@ final class RecordingConstraints: ConstraintBuilder, @unchecked Sendable {
     let lock = NSLock()
     var calls: [String] = []
     func record(_ s: String) { lock.lock(); calls.append(s); lock.unlock() }
-    func jsonObject() throws -> @Sendable () throws -> LogitsConstraint { record("object"); return { AllowAll() } }
-    func jsonSchema(_ schemaJSON: String) throws -> @Sendable () throws -> LogitsConstraint {
+    func jsonObject(allowReasoning: Bool) throws -> @Sendable () throws -> LogitsConstraint {
+        record("object" + (allowReasoning ? "" : " fast"))
+        return { AllowAll() }
+    }
+    func jsonSchema(_ schemaJSON: String, allowReasoning: Bool) throws -> @Sendable () throws -> LogitsConstraint {
         if schemaJSON.contains("reject") { throw RuntimeError.invalidRequest("unsupported keyword 'reject'") }
         record("schema:" + schemaJSON)
         return { AllowAll() }
     }
-    func toolCalls(_ tools: [(name: String, parametersJSON: String)], forcedName: String?) throws
+    func toolCalls(_ tools: [(name: String, parametersJSON: String)], forcedName: String?, allowReasoning: Bool) throws
         -> @Sendable () throws -> LogitsConstraint {
-        record("tools:" + tools.map(\.name).joined(separator: ",") + ":" + (forcedName ?? "*"))
+        record("tools:" + tools.map(\.name).joined(separator: ",") + ":" + (forcedName ?? "*") + (allowReasoning ? "" : " fast"))
         return { AllowAll() }
     }
 }
