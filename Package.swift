@@ -49,6 +49,12 @@ let package = Package(
         .target(name: "PanguRuntime", dependencies: ["PanguModels"], swiftSettings: fastMath),
         // Constrained decoding: JSON / JSON Schema / tool-call grammars as LogitsConstraint over a vocabulary.
         .target(name: "PanguGrammar", dependencies: ["PanguRuntime", "PanguTokenizer"]),
+        // Open MPI through pkg-config `ompi` (Debian: libopenmpi-dev; the mpirun launcher is in openmpi-bin).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]),
+        // Independent: MPI communicator wrapper and the expert-parallel split plan (Docs/ExpertParallel.md).
+        .target(name: "PanguDistributed", dependencies: ["CMPI"]),
+        // Checks the communicator's collectives against closed-form results; the MPI tests run it under mpirun.
+        .executableTarget(name: "mpi-selftest", dependencies: ["PanguDistributed"]),
         // Layer 4: façade that loads a checkpoint directory into model + tokenizer + chat conventions.
         .target(name: "PanguEngine", dependencies: ["PanguRuntime", "PanguTokenizer", "PanguChat"]),
         // Layer 5: the OpenAI-compatible HTTP server (the only target that imports Hummingbird/NIO).
@@ -86,6 +92,7 @@ let package = Package(
         ]),
         .testTarget(name: "PanguGrammarTests", dependencies: ["PanguGrammar", "PanguChat", "PanguTokenizer"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PanguDistributedTests", dependencies: ["PanguDistributed", "mpi-selftest"]),
         .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTestSupport"]),
     ]
 )

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Reproduces the llama.cpp peer build used for comparisons (see /work/shared/notes/llama-cpp-peer.md).
-# llama.cpp's sources come from the llama-cpp-python sdist on PyPI; they are built OUTSIDE this repository
-# and never committed. Usage: Benchmarks/llama_cpp/build.sh [DEST] [JOBS]
-#   DEST defaults to /work/llama.cpp-build, JOBS to 2 (the machine has 2 shared cores).
+# Reproduces the llama.cpp peer build used for comparisons. llama.cpp's sources come from the llama-cpp-python
+# sdist on PyPI (it vendors a llama.cpp with the pangu-embedded architecture); they are built in a git-ignored
+# folder and never committed. Usage: Benchmarks/llama_cpp/build.sh [DEST] [JOBS]
+#   DEST defaults to $LLAMA_CPP_DIR or .peer/llama.cpp in this repository (ignored), JOBS to 2.
 # Afterwards: DEST/bin/llama-bench -m model.gguf -t 2 -p 512 -n 128 --repack 0,1
 set -euo pipefail
-DEST="${1:-/work/llama.cpp-build}"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+DEST="${1:-${LLAMA_CPP_DIR:-$ROOT/.peer/llama.cpp}}"
 JOBS="${2:-2}"
 VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"   # sdist version that was built and tested (vendors pangu-embedded)
 mkdir -p "$DEST"
@@ -22,9 +23,11 @@ SRC="peer/llama_cpp_python-$VERSION/vendor/llama.cpp"
 [ -d "$SRC" ] || tar xzf peer/llama_cpp_python-"$VERSION".tar.gz -C peer
 cmake -S "$SRC" -B "$SRC/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
       -DLLAMA_BUILD_TESTS=OFF -DLLAMA_OPENSSL=OFF
-cmake --build "$SRC/build" -j"$JOBS" --target llama-bench llama-quantize llama-cli llama-simple llama-tokenize llama-perplexity
+cmake --build "$SRC/build" -j"$JOBS" --target llama-bench llama-quantize llama-cli llama-simple llama-tokenize llama-perplexity \
+      llama-server llama-speculative-simple
 mkdir -p bin
-for t in llama-bench llama-quantize llama-cli llama-simple llama-tokenize llama-perplexity; do
+for t in llama-bench llama-quantize llama-cli llama-simple llama-tokenize llama-perplexity llama-server \
+         llama-speculative-simple; do
   ln -sf "$DEST/$SRC/build/bin/$t" "bin/$t"
 done
 echo "llama.cpp tools in $DEST/bin (gguf-py: $DEST/$SRC/gguf-py)"

@@ -61,8 +61,9 @@ public final class GenerationState {
     public func step(_ logits: [Float]) throws -> (delta: GenerationDelta, next: Int?) {
         var delta = GenerationDelta()
         switch try decoder.step(logits) {
-        case let .end(lp):
-            if let lp { delta.logprobs.append(logprob(lp)) }
+        case .end:
+            // The end-of-sequence id is not output, so it gets no logprob entry: `logprobs` lines up with the
+            // generated tokens (`completionTokens`).
             flush(into: &delta, decodeTail: true)
             return (delta, nil)
         case let .token(id, lp, finish):

@@ -35,6 +35,8 @@ public struct QuantizationRecipe: Sendable {
     /// in the first and last eighth of the layers and every third layer between; K-quants fall back to a legacy
     /// type when the row length is not a multiple of 256.
     func type(for role: TensorRole, layer: Int?, layers: Int, cols: Int) -> DType {
+        // Routers stay f32, as llama.cpp's quantizer leaves ffn_gate_inp: they are tiny and decide the routing.
+        if role == .router { return .f32 }
         var t = base
         if role == .output && base.isQuantized && base != .q8_0 { t = .q6_K }
         if mix == .mediumK, let l = layer, role == .v || role == .down || role == .expertDown || role == .sharedDown {

@@ -60,7 +60,8 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var kvCacheBytes = 0
 }
 
-/// Runs `GenerationRequest`s on one model with continuous batching.
+/// Runs `GenerationRequest`s on one model with continuous batching. Its thread runs until `shutdown`, which also
+/// keeps the scheduler alive until then. Creating one sets `Kernels.batchInvariant` for the process.
 public final class Scheduler: GenerationService, @unchecked Sendable {
     /// Limits and tuning.
     public struct Configuration: Sendable {
@@ -74,8 +75,8 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         public var prefillChunk: Int = 256
         /// Finished sequences' caches kept for prefix reuse (0 = off). Running sequences are shared from too.
         public var prefixCacheEntries: Int = 4
-        /// KV-cache element type.
-        public var cacheType: KVElementType = .f32
+        /// KV-cache element type; nil = the model's (`LanguageModel.kvCacheType`, set from `--cache-type`).
+        public var cacheType: KVElementType?
         /// KV-cache budget in positions (all sequences together, prefix cache included); nil = `parallel` ×
         /// `contextLimit`, so every running sequence can always reach its limit. Sequences are admitted only when
         /// the blocks for their whole prompt + max tokens are free.
@@ -83,7 +84,7 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
 
         /// Creates a configuration.
         public init(parallel: Int = 4, maxWaiting: Int = 64, contextLimit: Int? = nil, prefillChunk: Int = 256,
-                    prefixCacheEntries: Int = 4, cacheType: KVElementType = .f32, kvPositions: Int? = nil) {
+                    prefixCacheEntries: Int = 4, cacheType: KVElementType? = nil, kvPositions: Int? = nil) {
             self.parallel = parallel
             self.maxWaiting = maxWaiting
             self.contextLimit = contextLimit
@@ -151,12 +152,18 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
                 "a KV budget of \(positions) positions cannot hold one request of \(limit) tokens")
         }
         resolved.kvPositions = positions
+        let cacheType = configuration.cacheType ?? model.kvCacheType
+        guard cacheType.supports(headDim: model.info.headDim) else {
+            throw SchedulerError.invalidRequest("cache type \(cacheType.rawValue) needs a head size that is a multiple "
+                                                + "of 32; this model's is \(model.info.headDim)")
+        }
+        resolved.cacheType = cacheType
         self.configuration = resolved
         self.model = model
         self.tokenizer = tokenizer
         self.eosTokenIds = eosTokenIds
         contextLimit = limit
-        prefixes = PrefixCache(model: model, pool: model.makePool(elementType: configuration.cacheType, positions: positions),
+        prefixes = PrefixCache(model: model, pool: model.makePool(elementType: cacheType, positions: positions),
                                maxPositions: limit, capacity: configuration.prefixCacheEntries)
         // A request's output must not depend on what else is batched with it.
         Kernels.batchInvariant = true

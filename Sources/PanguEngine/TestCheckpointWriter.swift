@@ -1,6 +1,7 @@
-// Random-weight checkpoints in the official openPangu-Embedded layout (config.json, generation_config.json,
-// sharded safetensors + index). `tiny` is the built-in demo model; `1b-shape` and `7b-shape` have the real
-// shapes so speed and memory can be measured without downloading 16 GB.
+// Random-weight checkpoints in the official openPangu-Embedded or Pangu Pro MoE layout (config.json,
+// generation_config.json, sharded safetensors + index). `tiny` is the built-in demo model; `1b-shape`, `7b-shape`
+// and `pro-moe-shape` have the real shapes so speed and memory can be measured without downloading the weights
+// (`--layers N` gives a reduced-depth model with the true widths).
 import Foundation
 import PanguModels
 import PanguRuntime
@@ -14,6 +15,20 @@ public struct TestModelPreset: Sendable {
     public var hidden: Int, intermediate: Int, layers: Int, heads: Int, kvHeads: Int, vocab: Int
     public var ropeTheta: Double, tied: Bool, shards: Int, contextLength: Int
     public var bos = 1, eos = 2, pad = 0
+    /// Set for a Pangu Pro MoE checkpoint (every layer a Mixture of Grouped Experts; `intermediate` unused).
+    public var moe: MoEShape? = nil
+
+    /// Routed and shared experts of a Pangu Pro MoE test model.
+    public struct MoEShape: Sendable {
+        /// Routed experts per layer, experts chosen per token (= contiguous groups), inner widths.
+        public var experts: Int, perToken: Int, expertIntermediate: Int, sharedIntermediate: Int
+
+        /// Memberwise initialiser.
+        public init(experts: Int, perToken: Int, expertIntermediate: Int, sharedIntermediate: Int) {
+            self.experts = experts; self.perToken = perToken
+            self.expertIntermediate = expertIntermediate; self.sharedIntermediate = sharedIntermediate
+        }
+    }
 
     /// The built-in demo model: small enough to create in a second.
     public static let tiny = TestModelPreset(name: "tiny", hidden: 128, intermediate: 352, layers: 4, heads: 4,
@@ -28,8 +43,22 @@ public struct TestModelPreset: Sendable {
                                                heads: 32, kvHeads: 8, vocab: 153_376, ropeTheta: 16_000_000,
                                                tied: false, shards: 4, contextLength: 32768, eos: 45892)
 
+    /// A small Pangu Pro MoE: 16 experts in 4 groups.
+    public static let tinyMoE = TestModelPreset(name: "tiny-moe", hidden: 128, intermediate: 0, layers: 4, heads: 4,
+                                                kvHeads: 2, vocab: 2048, ropeTheta: 16_000_000, tied: false, shards: 1,
+                                                contextLength: 4096,
+                                                moe: MoEShape(experts: 16, perToken: 4, expertIntermediate: 64,
+                                                              sharedIntermediate: 256))
+    /// Pangu Pro MoE 72B shapes (48 layers, 64 experts of 1344 in 8 groups, shared expert 5376).
+    public static let proMoE = TestModelPreset(name: "pro-moe-shape", hidden: 5120, intermediate: 0, layers: 48,
+                                               heads: 40, kvHeads: 8, vocab: 153_376, ropeTheta: 16_000_000,
+                                               tied: false, shards: 8, contextLength: 131_072, eos: 45892,
+                                               moe: MoEShape(experts: 64, perToken: 8, expertIntermediate: 1344,
+                                                             sharedIntermediate: 5376))
+
     /// Presets by name.
-    public static let all: [String: TestModelPreset] = ["tiny": tiny, "1b-shape": oneB, "7b-shape": sevenB]
+    public static let all: [String: TestModelPreset] = ["tiny": tiny, "1b-shape": oneB, "7b-shape": sevenB,
+                                                        "tiny-moe": tinyMoE, "pro-moe-shape": proMoE]
 
     var headDim: Int { hidden / heads }
 }
@@ -77,9 +106,26 @@ public enum TestCheckpointWriter {
             add(pre + "self_attn.o_proj.bias", [p.hidden], 0.1)
             add(pre + "self_attn.rotary_emb.inv_freq", [dh / 2], -1, .f32)  // stored like the real files, ignored
             add(pre + "post_attention_layernorm.weight", [p.hidden], 0)
-            add(pre + "mlp.gate_proj.weight", [p.intermediate, p.hidden], 1 / Float(p.hidden).squareRoot())
-            add(pre + "mlp.up_proj.weight", [p.intermediate, p.hidden], 1 / Float(p.hidden).squareRoot())
-            add(pre + "mlp.down_proj.weight", [p.hidden, p.intermediate], 1 / Float(p.intermediate).squareRoot())
+            if let m = p.moe {
+                let inScale = 1 / Float(p.hidden).squareRoot()
+                add(pre + "mlp.gate.weight", [m.experts, p.hidden], 4 * inScale)  // router: spread logits
+                add(pre + "mlp.router_scale", [1, m.experts], 0)                 // ones, like the reference init
+                for j in 0..<m.experts {
+                    let e = pre + "mlp.experts.\(j)."
+                    add(e + "gate_proj.weight", [m.expertIntermediate, p.hidden], inScale)
+                    add(e + "up_proj.weight", [m.expertIntermediate, p.hidden], inScale)
+                    add(e + "down_proj.weight", [p.hidden, m.expertIntermediate], 1 / Float(m.expertIntermediate).squareRoot())
+                }
+                for w in ["gate_proj", "up_proj"] {
+                    add(pre + "mlp.shared_expert.\(w).weight", [m.sharedIntermediate, p.hidden], inScale)
+                }
+                add(pre + "mlp.shared_expert.down_proj.weight", [p.hidden, m.sharedIntermediate],
+                    1 / Float(m.sharedIntermediate).squareRoot())
+            } else {
+                add(pre + "mlp.gate_proj.weight", [p.intermediate, p.hidden], 1 / Float(p.hidden).squareRoot())
+                add(pre + "mlp.up_proj.weight", [p.intermediate, p.hidden], 1 / Float(p.hidden).squareRoot())
+                add(pre + "mlp.down_proj.weight", [p.hidden, p.intermediate], 1 / Float(p.intermediate).squareRoot())
+            }
         }
         add("model.norm.weight", [p.hidden], 0)
         if !p.tied { add("lm_head.weight", [p.vocab, p.hidden], 1 / Float(p.hidden).squareRoot()) }
@@ -124,7 +170,7 @@ public enum TestCheckpointWriter {
             try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys])
                 .write(to: directory.appendingPathComponent("model.safetensors.index.json"))
         }
-        let config: [String: Any] = [
+        var config: [String: Any] = [
             "architectures": ["PanguEmbeddedForCausalLM"], "model_type": "PanguEmbedded",
             "hidden_size": p.hidden, "intermediate_size": p.intermediate, "num_hidden_layers": p.layers,
             "num_attention_heads": p.heads, "num_key_value_heads": p.kvHeads, "vocab_size": p.vocab,
@@ -134,6 +180,20 @@ public enum TestCheckpointWriter {
             "bos_token_id": p.bos, "eos_token_id": p.eos, "pad_token_id": p.pad, "attention_dropout": 0.0,
             "initializer_range": 0.02, "use_cache": true,
         ]
+        if let m = p.moe {
+            config["architectures"] = ["PanguProMoEForCausalLM"]
+            config["model_type"] = "PanguProMoE"
+            config["auto_map"] = ["AutoConfig": "configuration_pangu_moe.PanguProMoEConfig",
+                                  "AutoModel": "modeling_pangu_moe.PanguProMoEModel",
+                                  "AutoModelForCausalLM": "modeling_pangu_moe.PanguProMoEForCausalLM"]
+            for key in ["intermediate_size", "bias"] { config.removeValue(forKey: key) }
+            config["num_experts"] = m.experts
+            config["num_experts_per_tok"] = m.perToken
+            config["moe_intermediate_size"] = m.expertIntermediate
+            config["shared_expert_intermediate_size"] = m.sharedIntermediate
+            config["router_aux_loss_coef"] = 0.001
+            config["output_router_logits"] = false
+        }
         try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             .write(to: directory.appendingPathComponent("config.json"))
         let generation: [String: Any] = [

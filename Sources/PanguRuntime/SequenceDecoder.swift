@@ -183,18 +183,22 @@ public final class SequenceDecoder {
         func lp(_ i: Int) -> Float { Float(Double(logits[i]) - logZ) }
         var best: [(token: Int, logprob: Float)] = []
         if top > 0 {
-            // Partial selection: keep the `top` largest (ties: lower id first), sorted.
-            var heap: [(Int, Float)] = []
-            for (i, x) in logits.enumerated() {
-                if heap.count < top {
-                    heap.append((i, x))
-                    heap.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
-                } else if x > heap[top - 1].1 {
-                    heap[top - 1] = (i, x)
-                    heap.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+            func before(_ a: (Int, Float), _ b: (Int, Float)) -> Bool { a.1 > b.1 || (a.1 == b.1 && a.0 < b.0) }
+            var kept: [(Int, Float)] = []
+            if top >= 64 {
+                // Many alternatives: one sort of the whole vocabulary.
+                kept = Array(logits.enumerated().map { ($0.offset, $0.element) }.sorted(by: before).prefix(top))
+            } else {
+                // Few: keep a sorted list of the best `top`, inserting by shifting (ties: lower id first).
+                kept.reserveCapacity(top + 1)
+                for (i, x) in logits.enumerated() where kept.count < top || before((i, x), kept[kept.count - 1]) {
+                    var j = kept.count
+                    kept.append((i, x))
+                    while j > 0 && before(kept[j], kept[j - 1]) { kept.swapAt(j, j - 1); j -= 1 }
+                    if kept.count > top { kept.removeLast() }
                 }
             }
-            best = heap.map { (token: $0.0, logprob: lp($0.0)) }
+            best = kept.map { (token: $0.0, logprob: lp($0.0)) }
         }
         return TokenLogprobs(token: chosen, logprob: lp(chosen), top: best)
     }

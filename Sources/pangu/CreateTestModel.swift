@@ -5,10 +5,10 @@ import PanguTensor
 
 struct CreateTestModel: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a random-weight checkpoint in the official openPangu-Embedded layout.")
+        abstract: "Write a random-weight checkpoint in the official openPangu-Embedded or Pangu Pro MoE layout.")
 
     @Argument(help: "Output directory.") var directory: String
-    @Option(help: "Shape preset: tiny, 1b-shape or 7b-shape.") var preset: String = "tiny"
+    @Option(help: "Shape preset: tiny, 1b-shape, 7b-shape, tiny-moe or pro-moe-shape.") var preset: String = "tiny"
     @Option(help: "Weight dtype: bf16, f16 or f32.") var dtype: String = "bf16"
     @Option(help: "Override the number of layers (e.g. a 2-layer 7b-shape for quick tests).") var layers: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 1

@@ -22,7 +22,7 @@ struct Inspect: ParsableCommand {
         layers:           \(i.layers)
         hidden size:      \(i.hiddenSize)
         attention heads:  \(i.heads) query, \(i.kvHeads) key/value (group \(i.heads / i.kvHeads)), head dim \(i.headDim)
-        FFN size:         \(i.intermediateSize)
+        \(i.experts > 0 ? "experts:          \(i.experts) routed in \(i.expertsPerToken) groups (1 per group per token) + 1 shared; expert FFN size \(i.intermediateSize)" : "FFN size:         \(i.intermediateSize)")
         vocabulary:       \(i.vocabularySize)
         context length:   \(i.contextLength)
         weight dtypes:    \(i.dtypes.sorted { $0.key < $1.key }.map { "\($0.key) × \($0.value)" }.joined(separator: ", "))
@@ -30,7 +30,7 @@ struct Inspect: ParsableCommand {
         weight bytes:     \(gb(i.weightBytes)) read per decoded token
         KV cache:         \(i.kvBytesPerToken) bytes/token (f32); \(gb(i.kvBytesPerToken * 4096)) at 4096 tokens, \
         \(gb(i.kvBytesPerToken * i.contextLength)) at \(i.contextLength)
-        memory needed:    \(gb(i.weightBytes + i.kvBytesPerToken * 4096)) (weights, mapped) + KV cache at 4096 tokens
+        memory needed:    \(gb(i.totalWeightBytes + i.kvBytesPerToken * 4096)) (weights, mapped) + KV cache at 4096 tokens
         EOS ids:          \(g.eosTokenIds.map(String.init).joined(separator: ", "))
         sampling default: do_sample=\(g.sampling.doSample) temperature=\(g.sampling.temperature) \
         top_k=\(g.sampling.topK) top_p=\(g.sampling.topP)

@@ -93,6 +93,15 @@ final class SequenceDecoderTests: XCTestCase {
         XCTAssertEqual(lp2.top.count, 0)
     }
 
+    func testTopLogprobsOrderAndTies() throws {
+        let logits: [Float] = [0.5, 2, -1, 2, 3, 0.5, 1]
+        // Sorted by logit, ties by id: 4 (3), 1 (2), 3 (2), 6 (1), 0 (0.5), 5 (0.5), 2 (-1).
+        for n in [1, 3, 5, 7, 100] {
+            let lp = SequenceDecoder.logprobs(logits, chosen: 4, top: n)
+            XCTAssertEqual(lp.top.map(\.token), Array([4, 1, 3, 6, 0, 5, 2].prefix(n)), "top \(n)")
+        }
+    }
+
     func testEOSEndsWithoutEmittingAndBudgetEndsWithLength() throws {
         let d = try decoder([1], eos: [0])
         XCTAssertEqual(try d.step([9, 1, 1]), .end(logprobs: nil))

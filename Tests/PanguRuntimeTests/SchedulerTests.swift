@@ -98,9 +98,30 @@ final class SchedulerTests: XCTestCase {
             let got = try await t.value
             XCTAssertNil(firstDifference(got, expected[i]), "request \(i) differs when batched")
             XCTAssertFalse(got.logprobs.isEmpty)
+            XCTAssertEqual(got.logprobs.count, got.completionTokens, "one logprob entry per generated token")
         }
         XCTAssertGreaterThan(batched.metrics.generatedTokens, 0)
         await batched.shutdown(cancelInFlight: false)
+    }
+
+    /// Batch invariance holds with compressed KV caches too (f16, q8_0): each row is stored and read alike.
+    func testCompressedCacheTypesAreBatchInvariant() async throws {
+        let e = Self.engine
+        let requests = Array(Self.requests(e).prefix(6))
+        for type in [KVElementType.f16, .q8_0] {
+            let alone = try Scheduler(engine: e, configuration: .init(parallel: 1, prefixCacheEntries: 0, cacheType: type))
+            var expected: [Collected] = []
+            for r in requests { expected.append(try await collect(try alone.submit(r))) }
+            await alone.shutdown(cancelInFlight: false)
+            let batched = try Scheduler(engine: e, configuration: .init(parallel: 6, prefillChunk: 9,
+                                                                        prefixCacheEntries: 0, cacheType: type))
+            let streams = try requests.map { try batched.submit($0) }
+            for (i, stream) in streams.enumerated() {
+                let got = try await collect(stream)
+                XCTAssertNil(firstDifference(got, expected[i]), "\(type) request \(i) differs when batched")
+            }
+            await batched.shutdown(cancelInFlight: false)
+        }
     }
 
     func testConsumerCancellationFreesTheSequence() async throws {
@@ -338,6 +359,10 @@ final class PoisonedModel: LanguageModel, @unchecked Sendable {
     private var poisoned = Set<ObjectIdentifier>()
     init(_ base: LanguageModel, poison: Int) { self.base = base; self.poison = poison }
     var info: ModelInfo { base.info }
+    var kvCacheType: KVElementType {
+        get { base.kvCacheType }
+        set { base.kvCacheType = newValue }
+    }
     func makeCache() -> KVCache { base.makeCache() }
     func forward(_ batch: [SequenceStep]) throws -> [[Float]] {
         var out = try base.forward(batch)

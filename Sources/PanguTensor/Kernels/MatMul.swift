@@ -112,7 +112,8 @@ enum FloatMatMul {
         PanelGEMM.run(L.self, x, tokens: tokens, w, y, pool)
     }
 
-    /// y[r] = W[r]·x for r in rows (one token), four rows at a time so the core has four load streams.
+    /// y[r] = W[r]·x for r in rows (one token), eight rows at a time so the core has eight load streams and FMA
+    /// chains.
     ///
     /// Summation order (shared by every float path, so a row's result never depends on how many tokens are in
     /// the call — batch invariance, Docs/Serving.md): per K block of `prefillKBlock`, one SIMD8 accumulator over
@@ -122,6 +123,45 @@ enum FloatMatMul {
                                          _ y: UnsafeMutablePointer<Float>) {
         let k = w.cols
         var r = rows.lowerBound
+        // Eight rows per pass: eight independent FMA chains keep the loads flowing (one chain per row, since the
+        // order within a row is fixed).
+        while r + 8 <= rows.upperBound {
+            let p0 = w.row(r), p1 = w.row(r + 1), p2 = w.row(r + 2), p3 = w.row(r + 3)
+            let p4 = w.row(r + 4), p5 = w.row(r + 5), p6 = w.row(r + 6), p7 = w.row(r + 7)
+            var y0: Float = 0, y1: Float = 0, y2: Float = 0, y3: Float = 0
+            var y4: Float = 0, y5: Float = 0, y6: Float = 0, y7: Float = 0
+            var kb = 0
+            while kb < k {
+                let ke = min(k, kb + prefillKBlock)
+                let vecEnd = kb + ((ke - kb) & ~7)
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+                var i = kb
+                while i < vecEnd {
+                    let xv = loadX(x, i)
+                    a0.addProduct(L.load8(p0, i), xv); a1.addProduct(L.load8(p1, i), xv)
+                    a2.addProduct(L.load8(p2, i), xv); a3.addProduct(L.load8(p3, i), xv)
+                    a4.addProduct(L.load8(p4, i), xv); a5.addProduct(L.load8(p5, i), xv)
+                    a6.addProduct(L.load8(p6, i), xv); a7.addProduct(L.load8(p7, i), xv)
+                    i += 8
+                }
+                var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+                var s4 = a4.sum(), s5 = a5.sum(), s6 = a6.sum(), s7 = a7.sum()
+                while i < ke {
+                    let xv = x[i]
+                    s0 += L.load1(p0, i) * xv; s1 += L.load1(p1, i) * xv
+                    s2 += L.load1(p2, i) * xv; s3 += L.load1(p3, i) * xv
+                    s4 += L.load1(p4, i) * xv; s5 += L.load1(p5, i) * xv
+                    s6 += L.load1(p6, i) * xv; s7 += L.load1(p7, i) * xv
+                    i += 1
+                }
+                y0 += s0; y1 += s1; y2 += s2; y3 += s3; y4 += s4; y5 += s5; y6 += s6; y7 += s7
+                kb = ke
+            }
+            y[r] = y0; y[r + 1] = y1; y[r + 2] = y2; y[r + 3] = y3
+            y[r + 4] = y4; y[r + 5] = y5; y[r + 6] = y6; y[r + 7] = y7
+            r += 8
+        }
         while r + 4 <= rows.upperBound {
             let p0 = w.row(r), p1 = w.row(r + 1), p2 = w.row(r + 2), p3 = w.row(r + 3)
             var y0: Float = 0, y1: Float = 0, y2: Float = 0, y3: Float = 0

@@ -1,0 +1,191 @@
+// Pangu Pro MoE (72B total, ~16B active): the openPangu-Embedded decoder (pre-norm, q/k/v/o biases, NeoX RoPE,
+// grouped-query attention, untied lm_head) with a Mixture of Grouped Experts as the feed-forward of every layer
+// (Docs/Architectures.md, "Pangu Pro MoE"). Follows Huawei's modeling_pangu_moe.py.
+//
+// The layer loop is here; attention and the feed-forwards are the shared blocks (Blocks/). Routed experts stay
+// file-backed (never repacked), everything else is prepared like the dense model's weights.
+// Letters: T tokens in the step (all sequences together), D hidden, V vocabulary, E experts.
+import Foundation
+import PanguTensor
+import PanguWeights
+
+/// A loaded Pangu Pro MoE model.
+public final class PanguProMoE: LanguageModel, @unchecked Sendable {
+    /// Hugging Face and GGUF names of every tensor. GGUF names follow llama.cpp's mixture-of-experts conventions
+    /// (`ffn_gate_inp` router, stacked `ffn_*_exps`, `ffn_*_shexp` shared expert); llama.cpp has no name for the
+    /// per-expert router scale, so ours is `exp_probs_scale`, after llama.cpp's `exp_probs_b` routing bias.
+    public static let weightMap = WeightMap(
+        global: [
+            WeightName(.tokenEmbedding, hf: "model.embed_tokens.weight", gguf: "token_embd.weight"),
+            WeightName(.outputNorm, hf: "model.norm.weight", gguf: "output_norm.weight"),
+            WeightName(.output, hf: "lm_head.weight", gguf: "output.weight"),
+        ],
+        perLayer: [
+            WeightName(.attnNorm, hf: "model.layers.{L}.input_layernorm.weight", gguf: "blk.{L}.attn_norm.weight"),
+            WeightName(.q, hf: "model.layers.{L}.self_attn.q_proj.weight", gguf: "blk.{L}.attn_q.weight"),
+            WeightName(.qBias, hf: "model.layers.{L}.self_attn.q_proj.bias", gguf: "blk.{L}.attn_q.bias"),
+            WeightName(.k, hf: "model.layers.{L}.self_attn.k_proj.weight", gguf: "blk.{L}.attn_k.weight"),
+            WeightName(.kBias, hf: "model.layers.{L}.self_attn.k_proj.bias", gguf: "blk.{L}.attn_k.bias"),
+            WeightName(.v, hf: "model.layers.{L}.self_attn.v_proj.weight", gguf: "blk.{L}.attn_v.weight"),
+            WeightName(.vBias, hf: "model.layers.{L}.self_attn.v_proj.bias", gguf: "blk.{L}.attn_v.bias"),
+            WeightName(.o, hf: "model.layers.{L}.self_attn.o_proj.weight", gguf: "blk.{L}.attn_output.weight"),
+            WeightName(.oBias, hf: "model.layers.{L}.self_attn.o_proj.bias", gguf: "blk.{L}.attn_output.bias"),
+            WeightName(.ffnNorm, hf: "model.layers.{L}.post_attention_layernorm.weight", gguf: "blk.{L}.ffn_norm.weight"),
+            WeightName(.router, hf: "model.layers.{L}.mlp.gate.weight", gguf: "blk.{L}.ffn_gate_inp.weight"),
+            // No ".weight" suffix in the checkpoint: it is a bare nn.Parameter of shape [1, E].
+            WeightName(.routerScale, hf: "model.layers.{L}.mlp.router_scale", gguf: "blk.{L}.exp_probs_scale.weight"),
+            WeightName(.expertGate, hf: "model.layers.{L}.mlp.experts.{E}.gate_proj.weight",
+                       gguf: "blk.{L}.ffn_gate_exps.weight"),
+            WeightName(.expertUp, hf: "model.layers.{L}.mlp.experts.{E}.up_proj.weight", gguf: "blk.{L}.ffn_up_exps.weight"),
+            WeightName(.expertDown, hf: "model.layers.{L}.mlp.experts.{E}.down_proj.weight",
+                       gguf: "blk.{L}.ffn_down_exps.weight"),
+            WeightName(.sharedGate, hf: "model.layers.{L}.mlp.shared_expert.gate_proj.weight",
+                       gguf: "blk.{L}.ffn_gate_shexp.weight"),
+            WeightName(.sharedUp, hf: "model.layers.{L}.mlp.shared_expert.up_proj.weight",
+                       gguf: "blk.{L}.ffn_up_shexp.weight"),
+            WeightName(.sharedDown, hf: "model.layers.{L}.mlp.shared_expert.down_proj.weight",
+                       gguf: "blk.{L}.ffn_down_shexp.weight"),
+        ],
+        ignored: ["rotary_emb.inv_freq"])
+
+    /// One decoder layer: pre-norm attention and pre-norm MoGE, each added to the residual stream.
+    struct Layer {
+        let attnNorm: [Float]  // [D]
+        let attention: AttentionBlock
+        let ffnNorm: [Float]   // [D]
+        let moe: MixtureOfGroupedExperts
+    }
+
+    public let configuration: PanguProMoEConfiguration
+    public let info: ModelInfo
+    let embedding: WeightMatrix  // [V, D]
+    let outputNorm: [Float]      // [D]
+    let output: WeightMatrix     // [V, D]
+    let layers: [Layer]
+    /// Keeps the memory-mapped files alive as long as the model.
+    let source: TensorSource
+    /// Keeps repacked weights alive as long as the model.
+    let loader: WeightLoader
+
+    /// Expected shape of each role (PyTorch order; per expert for expert roles) for configuration `c`.
+    static func shapes(_ c: PanguProMoEConfiguration) -> (TensorRole) -> [Int]? {
+        let d = c.hiddenSize, e = c.numExperts, fe = c.moeIntermediateSize, fs = c.sharedExpertIntermediateSize
+        let qDim = c.numAttentionHeads * c.resolvedHeadDim, kvDim = c.numKeyValueHeads * c.resolvedHeadDim
+        return { role in
+            switch role {
+            case .tokenEmbedding, .output: return [c.vocabSize, d]
+            case .outputNorm, .attnNorm, .ffnNorm, .oBias: return [d]
+            case .q: return [qDim, d]
+            case .qBias: return [qDim]
+            case .k, .v: return [kvDim, d]
+            case .kBias, .vBias: return [kvDim]
+            case .o: return [d, qDim]
+            case .router: return [e, d]
+            case .routerScale: return [1, e]
+            case .expertGate, .expertUp: return [fe, d]
+            case .expertDown: return [d, fe]
+            case .sharedGate, .sharedUp: return [fs, d]
+            case .sharedDown: return [d, fs]
+            default: return nil
+            }
+        }
+    }
+
+    /// Validates every tensor name, shape and dtype of `source` against configuration `c` without building
+    /// anything. `owns` (expert parallelism) may leave out routed experts; every other tensor is always kept.
+    public static func resolve(_ c: PanguProMoEConfiguration, source: TensorSource, scheme: NamingScheme,
+                               owns: WeightOwnership? = nil) throws -> ResolvedWeights {
+        try c.validate()
+        var expertsOnly: WeightOwnership?
+        if let owns {
+            expertsOnly = { role, layer, expert in role.isExpert ? owns(role, layer, expert) : true }
+        }
+        return try WeightResolver.resolve(
+            weightMap, in: source, scheme: scheme, layers: c.numHiddenLayers, experts: c.numExperts,
+            expectedShape: shapes(c), allowedTypes: { $0.isNormOrBias ? DType.vectorTypes : DType.matrixTypes },
+            owns: expertsOnly)
+    }
+
+    /// Builds the model from tensors in `source` (named per `scheme`), validating all names, shapes and dtypes.
+    public init(configuration c: PanguProMoEConfiguration, source: TensorSource, scheme: NamingScheme = .huggingFace,
+                owns: WeightOwnership? = nil) throws {
+        configuration = c
+        self.source = source
+        let resolved = try Self.resolve(c, source: source, scheme: scheme, owns: owns)
+        let loader = WeightLoader()
+        self.loader = loader
+        let g = resolved.global
+        embedding = loader.matrix(g[.tokenEmbedding]!)
+        outputNorm = loader.floats(g[.outputNorm]!)
+        output = loader.matmul(g[.output]!)
+        let frequencies = Kernels.ropeInverseFrequencies(headDim: c.resolvedHeadDim, theta: c.ropeTheta)
+        var expertBytes = 0, activeExpertBytes = 0
+        var built: [Layer] = []
+        for (l, t) in resolved.layers.enumerated() {
+            let x = resolved.experts[l]
+            // Routed experts: file layout, file-backed (loader.matrix, not loader.matmul, which would repack).
+            let experts: [ExpertWeights?] = (0..<c.numExperts).map { j in
+                guard let gate = x[.expertGate]?[j], let up = x[.expertUp]?[j], let down = x[.expertDown]?[j]
+                else { return nil }
+                return ExpertWeights(gate: loader.matrix(gate), up: loader.matrix(up), down: loader.matrix(down))
+            }
+            let held = experts.compactMap { $0 }
+            let layerBytes = held.reduce(0) { $0 + $1.gate.byteCount + $1.up.byteCount + $1.down.byteCount }
+            expertBytes += layerBytes
+            if !held.isEmpty { activeExpertBytes += layerBytes / held.count * c.expertGroups }
+            let moe = MixtureOfGroupedExperts(
+                router: loader.matmul(t[.router]!), routerScale: loader.floats(t[.routerScale]!), experts: experts,
+                shared: SwiGLU(gate: loader.matmul(t[.sharedGate]!), up: loader.matmul(t[.sharedUp]!),
+                               down: loader.matmul(t[.sharedDown]!), scratchName: "shared"),
+                groups: c.expertGroups)
+            built.append(Layer(attnNorm: loader.floats(t[.attnNorm]!),
+                               attention: AttentionBlock(weights: loader.attention(t), heads: c.numAttentionHeads,
+                                                         kvHeads: c.numKeyValueHeads, headDim: c.resolvedHeadDim,
+                                                         inverseFrequencies: frequencies),
+                               ffnNorm: loader.floats(t[.ffnNorm]!), moe: moe))
+        }
+        layers = built
+        let tally = ModelInfo.tally(resolved)
+        // A decoded token reads one embedding row and, per layer, the G selected experts out of E.
+        let active = tally.bytes - g[.tokenEmbedding]!.byteCount - expertBytes + activeExpertBytes
+        var modelInfo = ModelInfo(architecture: c.architectures?.first ?? "PanguProMoEForCausalLM",
+                                  vocabularySize: c.vocabSize, hiddenSize: c.hiddenSize, layers: c.numHiddenLayers,
+                                  heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.resolvedHeadDim,
+                                  intermediateSize: c.moeIntermediateSize, contextLength: c.maxPositionEmbeddings,
+                                  parameterCount: tally.parameters, weightBytes: active,
+                                  dtypes: tally.dtypes, eosTokenIds: c.eosTokenId?.ids ?? [], bosTokenId: c.bosTokenId)
+        modelInfo.repackedBytes = loader.arena.repackedBytes
+        modelInfo.totalWeightBytes = tally.bytes
+        modelInfo.experts = c.numExperts
+        modelInfo.expertsPerToken = c.expertGroups
+        info = modelInfo
+    }
+
+    public var kvCacheType: KVElementType = .f32
+
+    public func makeCache() -> KVCache {
+        KVCache(layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.contextLength,
+                elementType: kvCacheType)
+    }
+
+    public func forward(_ batch: [SequenceStep]) throws -> [[Float]] {
+        try DecoderSteps.validate(batch, vocabularySize: info.vocabularySize)
+        let d = info.hiddenSize, eps = Float(configuration.rmsNormEps)
+        let total = batch.reduce(0) { $0 + $1.tokens.count }
+        let ws = Workspace()
+        let x = ws.floats("x", total * d), xb = ws.floats("xb", total * d), y = ws.floats("y", total * d)  // [T, D]
+        DecoderSteps.embed(batch, embedding, into: x)
+        for (l, layer) in layers.enumerated() {
+            // x += attention(norm(x))
+            DecoderSteps.rmsNorm(x, tokens: total, weight: layer.attnNorm, eps: eps, into: xb)
+            layer.attention.forward(xb, batch: batch, layer: l, workspace: ws, into: y)
+            Kernels.add(x, y, count: total * d)
+            // x += moge(norm(x))
+            DecoderSteps.rmsNorm(x, tokens: total, weight: layer.ffnNorm, eps: eps, into: xb)
+            layer.moe.forward(xb, tokens: total, workspace: ws, into: y)
+            Kernels.add(x, y, count: total * d)
+        }
+        for step in batch { step.cache.advance(by: step.tokens.count) }
+        return DecoderSteps.logits(x, batch: batch, norm: outputNorm, eps: eps, output: output)
+    }
+}
