@@ -63,7 +63,11 @@ final class GrammarConstraint: LogitsConstraint {
     }
 
     func accept(_ token: Int) throws {
-        defer { position += 1 }
+        try advance(token)
+        position += 1
+    }
+
+    private func advance(_ token: Int) throws {
         var wasStart = false
         let refuse = GrammarError.tokenNotAllowed(token: token, position: position)
         switch phase {

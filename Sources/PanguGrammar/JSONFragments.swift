@@ -31,28 +31,37 @@ extension NFABuilder {
     /// One character of a JSON string body: a UTF-8 encoded scalar other than `"`, `\` and controls, or an
     /// escape (`\uXXXX` without surrogates, so every escape is one Unicode character).
     mutating func stringChar() throws -> Frag {
-        let ascii = try oneOf([(0x20, 0x21), (0x23, 0x5B), (0x5D, 0x7F)])
-        let cont = { (b: inout NFABuilder) in try b.byteRange(0x80, 0xBF) }
-        let two = try seq([try byteRange(0xC2, 0xDF), try cont(&self)])
-        let three = try alt([
-            try seq([try literal([0xE0]), try byteRange(0xA0, 0xBF), try cont(&self)]),
-            try seq([try oneOf([(0xE1, 0xEC), (0xEE, 0xEF)]), try cont(&self), try cont(&self)]),
-            try seq([try literal([0xED]), try byteRange(0x80, 0x9F), try cont(&self)]),
-        ])
-        let four = try alt([
-            try seq([try literal([0xF0]), try byteRange(0x90, 0xBF), try cont(&self), try cont(&self)]),
-            try seq([try byteRange(0xF1, 0xF3), try cont(&self), try cont(&self), try cont(&self)]),
-            try seq([try literal([0xF4]), try byteRange(0x80, 0x8F), try cont(&self), try cont(&self)]),
-        ])
+        // Hand-built so UTF-8 continuation tails and hex digits are shared (fewer automaton states per
+        // character position, which matters when maxLength unrolls hundreds of positions).
+        let start = try node(), end = try node()
+        func edge(_ from: Int32, _ lo: UInt16, _ hi: UInt16, _ to: Int32) { edges[Int(from)].append(Edge(lo: lo, hi: hi, to: to)) }
+        let need1 = try node(), need2 = try node(), need3 = try node()
+        edge(need1, 0x80, 0xBF, end)
+        edge(need2, 0x80, 0xBF, need1)
+        edge(need3, 0x80, 0xBF, need2)
+        for (lo, hi) in [(0x20, 0x21), (0x23, 0x5B), (0x5D, 0x7F)] as [(UInt16, UInt16)] { edge(start, lo, hi, end) }
+        edge(start, 0xC2, 0xDF, need1)
+        edge(start, 0xE1, 0xEC, need2)
+        edge(start, 0xEE, 0xEF, need2)
+        edge(start, 0xF1, 0xF3, need3)
+        let e0 = try node(), ed = try node(), f0 = try node(), f4 = try node()
+        edge(start, 0xE0, 0xE0, e0); edge(e0, 0xA0, 0xBF, need1)   // no overlong 3-byte forms
+        edge(start, 0xED, 0xED, ed); edge(ed, 0x80, 0x9F, need1)   // no surrogates
+        edge(start, 0xF0, 0xF0, f0); edge(f0, 0x90, 0xBF, need2)   // no overlong 4-byte forms
+        edge(start, 0xF4, 0xF4, f4); edge(f4, 0x80, 0x8F, need2)   // nothing above U+10FFFF
+        // Escapes: \" \\ \/ \b \f \n \r \t, or \uXXXX without surrogates (D800-DFFF).
+        let esc = try node(), u = try node(), hex1 = try node(), hex2 = try node(), hex3 = try node(), d = try node()
+        edge(start, 0x5C, 0x5C, esc)
+        for c in Array("\"\\/bfnrt".utf8) { edge(esc, UInt16(c), UInt16(c), end) }
+        edge(esc, 0x75, 0x75, u)
         let hex: [(UInt16, UInt16)] = [(0x30, 0x39), (0x41, 0x46), (0x61, 0x66)]
-        let simple = try oneOf([(0x22, 0x22), (0x5C, 0x5C), (0x2F, 0x2F), (0x62, 0x62), (0x66, 0x66), (0x6E, 0x6E),
-                                (0x72, 0x72), (0x74, 0x74)])
-        let notD = try seq([try oneOf([(0x30, 0x39), (0x41, 0x43), (0x45, 0x46), (0x61, 0x63), (0x65, 0x66)]),
-                            try oneOf(hex), try oneOf(hex), try oneOf(hex)])
-        let d = try seq([try oneOf([(0x44, 0x44), (0x64, 0x64)]), try byteRange(0x30, 0x37), try oneOf(hex), try oneOf(hex)])
-        let unicode = try seq([try literal("u"), try alt([notD, d])])
-        let escape = try seq([try literal("\\"), try alt([simple, unicode])])
-        return try alt([ascii, two, three, four, escape])
+        for (lo, hi) in [(0x30, 0x39), (0x41, 0x43), (0x45, 0x46), (0x61, 0x63), (0x65, 0x66)] as [(UInt16, UInt16)] {
+            edge(u, lo, hi, hex1)
+        }
+        edge(u, 0x44, 0x44, d); edge(u, 0x64, 0x64, d)
+        edge(d, 0x30, 0x37, hex2)
+        for (lo, hi) in hex { edge(hex1, lo, hi, hex2); edge(hex2, lo, hi, hex3); edge(hex3, lo, hi, end) }
+        return Frag(start: start, end: end)
     }
 
     /// A JSON string of `min...max` characters (max nil: unbounded).

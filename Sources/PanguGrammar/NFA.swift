@@ -107,24 +107,34 @@ func repeatFragments<C>(_ ctx: inout C, _ b: WritableKeyPath<C, NFABuilder>, min
                         separator: (inout C) throws -> NFABuilder.Frag,
                         _ make: (inout C) throws -> NFABuilder.Frag) throws -> NFABuilder.Frag {
     if let max, max == 0 { return try ctx[keyPath: b].empty() }
-    var required: [NFABuilder.Frag] = [try make(&ctx)]
+    var lastItem = try make(&ctx)
+    var required: [NFABuilder.Frag] = [lastItem]
     for _ in 1..<Swift.max(min, 1) {
-        let s = try separator(&ctx), item = try make(&ctx)
-        required.append(try ctx[keyPath: b].seq([s, item]))
+        let s = try separator(&ctx)
+        lastItem = try make(&ctx)
+        required.append(try ctx[keyPath: b].seq([s, lastItem]))
     }
     var tail: NFABuilder.Frag
     if let max {
-        tail = try ctx[keyPath: b].empty()
-        // (sep item (sep item (...)?)?)? built from the innermost outwards.
+        // Optional items in a row, each boundary with a shortcut to the end (closures stay O(1), where nested
+        // optionals would make subset construction quadratic in max).
+        let start = try ctx[keyPath: b].node(), end = try ctx[keyPath: b].node()
+        var cur = start
         for _ in 0..<Swift.max(0, max - Swift.max(min, 1)) {
             let s = try separator(&ctx), item = try make(&ctx)
-            let inner = try ctx[keyPath: b].seq([s, item, tail])
-            tail = try ctx[keyPath: b].optional(inner)
+            ctx[keyPath: b].epsilon(cur, end)
+            ctx[keyPath: b].epsilon(cur, s.start)
+            ctx[keyPath: b].epsilon(s.end, item.start)
+            cur = item.end
         }
+        ctx[keyPath: b].epsilon(cur, end)
+        tail = NFABuilder.Frag(start: start, end: end)
     } else {
-        let s = try separator(&ctx), item = try make(&ctx)
-        let one = try ctx[keyPath: b].seq([s, item])
-        tail = try ctx[keyPath: b].star(one)
+        // Unbounded: the last required item loops back through a separator (one copy instead of two).
+        let s = try separator(&ctx)
+        ctx[keyPath: b].epsilon(lastItem.end, s.start)
+        ctx[keyPath: b].epsilon(s.end, lastItem.start)
+        tail = try ctx[keyPath: b].empty()
     }
     let all = try ctx[keyPath: b].seq(required + [tail])
     return min == 0 ? try ctx[keyPath: b].optional(all) : all

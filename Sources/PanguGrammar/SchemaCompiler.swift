@@ -201,7 +201,8 @@ struct SchemaCompiler {
         if case .array = items { throw fail(path + "/items", "the array form of items is not supported") }
         let itemPath = path + "/items"
         let open = try b.seq([try b.literal("["), try b.ws()])
-        if maxI == 0 { return try b.seq([open, try b.literal("]")]) }
+        if items == .bool(false) && minI > 0 { throw fail(path + "/items", "items false leaves no array with minItems \(minI)") }
+        if maxI == 0 || items == .bool(false) { return try b.seq([open, try b.literal("]")]) }
         let list = try repeatFragments(&self, \.b, min: max(minI, 1), max: maxI,
                                        separator: { try $0.b.padded(",") }) { try $0.compile(items, path: itemPath) }
         let filled = try b.seq([list, try b.ws(), try b.literal("]")])
@@ -325,7 +326,7 @@ struct SchemaCompiler {
             guard a["anyOf"] == nil, a["oneOf"] == nil, a["allOf"] == nil, a["$ref"] == nil else {
                 throw fail(path + "/\(i)", "oneOf alternatives must not themselves be unions or references")
             }
-            let ts = Set(try typeSet(a, path: path + "/\(i)").map { $0 == "integer" ? "number" : $0 })
+            let ts = Set(try validatorTypes(a, path: path + "/\(i)").map { $0 == "integer" ? "number" : $0 })
             var tags: [String: Set<String>] = [:]
             if case let .array(req)? = a["required"], let props = a["properties"] {
                 for case let .string(k) in req {
@@ -354,6 +355,15 @@ struct SchemaCompiler {
     static func valueKey(_ v: JSONValue) -> String {
         guard case let .number(n) = v, let d = DecimalBound(literal: n) else { return v.compactJSON }
         return "n" + (d.negative ? "-" : "") + d.int.map(String.init).joined() + "." + d.frac.map(String.init).joined()
+    }
+
+    /// The types a validator lets through `schema` (not the narrower set generated from implied types):
+    /// `type`, or the types of the `const`/`enum` values, else all types.
+    private func validatorTypes(_ schema: JSONValue, path: String) throws -> [String] {
+        if schema["type"] != nil { return try typeSet(schema, path: path) }
+        var values: [JSONValue] = []
+        if let c = schema["const"] { values = [c] } else if case let .array(e)? = schema["enum"] { values = e } else { return Self.types }
+        return Self.types.filter { t in values.contains { Self.matches($0, type: t) } }
     }
 
     /// The schema a local reference points to, nil if it does not resolve.

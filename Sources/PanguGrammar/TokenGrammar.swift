@@ -106,7 +106,7 @@ public final class TokenGrammar: @unchecked Sendable {
             // Arguments are always an object: an unconstrained parameters schema means any object.
             if SchemaCompiler.isUnconstrained(schema) {
                 schema = .object([("type", .string("object")), ("additionalProperties", .object([]))])
-            } else if let ty = schema["type"], ty != .string("object") {
+            } else if let ty = schema["type"], ty != .string("object"), ty != .array([.string("object")]) {
                 throw GrammarError.invalidSchema(path: path + "/type", detail: "function parameters must be an object schema")
             }
             schemas.append((t.name, schema, path))
@@ -133,11 +133,8 @@ public final class TokenGrammar: @unchecked Sendable {
                 return try c.b.seq([try c.b.literal("{"), try c.b.ws(), try c.b.literal("\"name\""), try c.b.padded(":"),
                                     try c.b.alt(alts), try c.b.ws(), try c.b.literal("}")])
             }
-            let first = try oneCall(&c)
-            let sep = try c.b.padded(",")
-            let more = try oneCall(&c)
-            let rest = try c.b.star(try c.b.seq([sep, more]))
-            return try c.b.seq([try marker(&c, open), try c.b.ws(), try c.b.literal("["), try c.b.ws(), first, rest,
+            let calls = try repeatFragments(&c, \.b, min: 1, max: nil, separator: { try $0.b.padded(",") }, oneCall)
+            return try c.b.seq([try marker(&c, open), try c.b.ws(), try c.b.literal("["), try c.b.ws(), calls,
                                 try c.b.ws(), try c.b.literal("]"), try c.b.ws(), try marker(&c, close)])
         }
     }
@@ -173,7 +170,9 @@ public final class TokenGrammar: @unchecked Sendable {
         defer { arena.truncate(base) }
         let trie = vocabulary.trie
         let a = automaton
-        var tokens: [Int32] = []
+        let v = vocabulary.count
+        var bits = [UInt64](repeating: 0, count: (v + 63) / 64)
+        var count = 0
         // Configuration after each prefix length of the current path (index = trie depth).
         var path = [GrammarConfig](repeating: c0, count: 64)
         let n = trie.nodeCount
@@ -183,16 +182,29 @@ public final class TokenGrammar: @unchecked Sendable {
         trie.firstToken.withUnsafeBufferPointer { firstToken in
         trie.nextToken.withUnsafeBufferPointer { nextToken in
         a.classOf.withUnsafeBufferPointer { classOf in
+        a.trans.withUnsafeBufferPointer { trans in
+            let nc = a.classCount
             var i = 1
             while i < n {
                 let d = Int(depth[i])
                 if d >= path.count { path.append(contentsOf: repeatElement(c0, count: path.count)) }
                 var next = path[d - 1]
-                if a.step(&next, Int(classOf[Int(byte[i])]), &arena) {
+                let cls = Int(classOf[Int(byte[i])])
+                // Fast path: a direct transition (calls and returns go through `step`).
+                let t = trans[Int(next.state) &* nc &+ cls]
+                let ok: Bool
+                if t >= 0 {
+                    next.state = t
+                    ok = true
+                } else {
+                    ok = a.step(&next, cls, &arena)
+                }
+                if ok {
                     path[d] = next
                     var t = firstToken[i]
                     while t >= 0 {
-                        tokens.append(t)
+                        bits[Int(t) >> 6] |= 1 << UInt64(t & 63)
+                        count += 1
                         t = nextToken[Int(t)]
                     }
                     i += 1
@@ -200,17 +212,24 @@ public final class TokenGrammar: @unchecked Sendable {
                     i = Int(subtreeEnd[i])
                 }
             }
-        }}}}}}
+        }}}}}}}
         for (k, id) in markerTokens.enumerated() {
             var next = c0
-            if a.step(&next, Int(a.markerClass[k]), &arena) { tokens.append(Int32(id)) }
+            if a.step(&next, Int(a.markerClass[k]), &arena), id < v {
+                bits[id >> 6] |= 1 << UInt64(id & 63)
+                count += 1
+            }
         }
         let complete = a.isAccepting(c0, arena)
-        let v = vocabulary.count
-        if tokens.count * 32 > v {
-            var bits = [UInt64](repeating: 0, count: (v + 63) / 64)
-            for t in tokens { bits[Int(t) >> 6] |= 1 << UInt64(t & 63) }
-            return MaskEntry(tokens: [], bits: bits, complete: complete)
+        if count * 32 > v { return MaskEntry(tokens: [], bits: bits, complete: complete) }
+        var tokens: [Int32] = []
+        tokens.reserveCapacity(count)
+        for (w, word) in bits.enumerated() where word != 0 {
+            var x = word
+            while x != 0 {
+                tokens.append(Int32(w << 6 | x.trailingZeroBitCount))
+                x &= x - 1
+            }
         }
         return MaskEntry(tokens: tokens, bits: nil, complete: complete)
     }

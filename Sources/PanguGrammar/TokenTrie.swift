@@ -21,8 +21,17 @@ final class TokenTrie: Sendable {
     func isMember(_ id: Int) -> Bool { id >= 0 && id < member.count && member[id] }
 
     init(tokenBytes: [[UInt8]], excluded: Set<Int>) {
+        // Sort by the first 8 bytes packed big-endian (zero-padded), full comparison only on ties.
+        let prefixKey = tokenBytes.map { b -> UInt64 in
+            var k: UInt64 = 0
+            for i in 0..<8 { k = k << 8 | UInt64(i < b.count ? b[i] : 0) }
+            return k
+        }
         let order = tokenBytes.indices.filter { !tokenBytes[$0].isEmpty && !excluded.contains($0) }
-            .sorted { tokenBytes[$0].lexicographicallyPrecedes(tokenBytes[$1]) }
+            .sorted { a, b in
+                prefixKey[a] != prefixKey[b] ? prefixKey[a] < prefixKey[b]
+                    : tokenBytes[a].lexicographicallyPrecedes(tokenBytes[b])
+            }
         var bytes: [UInt8] = [0], depth: [Int32] = [0], parent: [Int32] = [-1]
         var firstTok: [Int32] = [-1]
         var nextTok = [Int32](repeating: -1, count: tokenBytes.count)

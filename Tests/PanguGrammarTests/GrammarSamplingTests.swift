@@ -153,6 +153,41 @@ final class GrammarSamplingTests: XCTestCase {
         XCTAssertThrowsError(try d.accept(GrammarFixtures.thinkOpen))
     }
 
+    /// Logits longer than the vocabulary (padded output rows) get -inf beyond it, in sparse and dense states.
+    func testPaddedLogits() throws {
+        let vocab = GrammarFixtures.byteVocabulary()
+        // After the opening quote: "a" or "abc" (a sparse id list); any string byte (a dense bitset).
+        for (schema, expected) in [(#"{"const":"abc"}"#, 2...2), (#"{"type":"string"}"#, 147...200)] {
+            let c = try TokenGrammar.jsonSchema(schema, vocabulary: vocab).makeConstraint(eosTokenIds: [GrammarFixtures.eos],
+                                                                                          reasoning: nil)
+            try c.accept(Int(UInt8(ascii: "\"")))
+            var logits = [Float](repeating: 1, count: vocab.count + 100)
+            c.mask(&logits)
+            XCTAssert(logits[vocab.count...].allSatisfy { $0 == -.infinity })
+            XCTAssert((256..<262).allSatisfy { logits[$0] == -.infinity }, "special tokens are never allowed inside")
+            XCTAssert(expected.contains(logits.indices.filter { logits[$0].isFinite }.count), schema)
+        }
+    }
+
+    /// Strings hold valid UTF-8 only (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) and
+    /// `\u` escapes exclude surrogates.
+    func testStringBytesAreValidUTF8() throws {
+        let vocab = GrammarFixtures.byteVocabulary()
+        let g = try TokenGrammar.jsonSchema(#"{"type":"string"}"#, vocabulary: vocab)
+        func ok(_ body: [UInt8]) throws -> Bool {
+            try recognizes(g, tokens: ([0x22] + body + [0x22]).map(Int.init), vocabularySize: vocab.count, eos: GrammarFixtures.eos)
+        }
+        for valid: [UInt8] in [[0xC2, 0x80], [0xDF, 0xBF], [0xE0, 0xA0, 0x80], [0xED, 0x9F, 0xBF], [0xEE, 0x80, 0x80],
+                               [0xF0, 0x90, 0x80, 0x80], [0xF4, 0x8F, 0xBF, 0xBF], Array("\\uE000\\ud7ff\\/".utf8)] {
+            XCTAssertTrue(try ok(valid), "\(valid)")
+        }
+        for invalid: [UInt8] in [[0xC0, 0x80], [0xC1, 0xBF], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF0, 0x80, 0x80, 0x80],
+                                 [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0x80], [0xC2], [0x0A], [0x1F],
+                                 Array("\\uD800".utf8), Array("\\udbff".utf8), Array("\\uDC00".utf8), Array("\\x".utf8), Array("\\u12".utf8)] {
+            XCTAssertFalse(try ok(invalid), "\(invalid)")
+        }
+    }
+
     /// Whitespace is bounded: one space, or a newline and at most 16 spaces, between tokens.
     func testWhitespaceBound() throws {
         let vocab = GrammarFixtures.byteVocabulary()

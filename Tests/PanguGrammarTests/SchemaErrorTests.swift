@@ -29,6 +29,8 @@ final class SchemaErrorTests: XCTestCase {
             (#"{"oneOf":[{"type":"string"},{"type":"string","maxLength":2}]}"#, "#/oneOf"),
             (#"{"oneOf":[{"type":"object","properties":{"k":{"const":1}},"required":["k"]},{"type":"object","properties":{"k":{"enum":[2,1.0]}},"required":["k"]}]}"#, "#/oneOf"),
             (#"{"oneOf":[{"type":"object","properties":{"k":{"const":1}}},{"type":"object","properties":{"k":{"const":2}}}]}"#, "#/oneOf"),
+            (#"{"oneOf":[{"maxLength":3},{"type":"integer"}]}"#, "#/oneOf"),
+            (#"{"type":"array","items":false,"minItems":1}"#, "#/items"),
             (#"{"allOf":[{"type":"string"},{"maxLength":2}]}"#, "#/allOf"),
             (#"{"type":"object","minProperties":1}"#, "#/minProperties"),
             (#"{"type":"array","uniqueItems":true}"#, "#/uniqueItems"),

@@ -95,3 +95,36 @@ final class SchemaGoldenTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(splitChars, 3, "expected byte-fallback tokens inside multi-byte characters")
     }
 }
+
+/// The vocabulary built from the real tokenizer class maps pieces to the bytes its decoder writes.
+final class GrammarVocabularyTests: XCTestCase {
+    func testTinyTokenizerVocabulary() throws {
+        let tok = try BuiltinTokenizer.tinyPangu()
+        let vocab = GrammarVocabulary(tokenizer: tok)
+        XCTAssertEqual(vocab.count, tok.vocabularySize)
+        for name in ["[unused11]", "[unused12]", "[unused16]", "[unused17]", "[unused10]", "<s>", "</s>", "<unk>"] {
+            XCTAssertEqual(vocab.specialTokens[name], tok.pieceToId(name), name)
+            XCTAssertEqual(vocab.tokenBytes[tok.pieceToId(name)!], [], name)
+        }
+        var byteTokens = 0, spaceTokens = 0
+        for id in 0..<vocab.count where !vocab.tokenBytes[id].isEmpty {
+            let piece = tok.idToPiece(id)!
+            if piece.hasPrefix("<0x") {
+                byteTokens += 1
+                XCTAssertEqual(vocab.tokenBytes[id], [UInt8(piece.dropFirst(3).prefix(2), radix: 16)!])
+            } else {
+                if piece.contains("\u{2581}") { spaceTokens += 1 }
+                var text = String.UnicodeScalarView()
+                for u in piece.unicodeScalars { text.append(u == "\u{2581}" ? " " : u) }
+                XCTAssertEqual(vocab.tokenBytes[id], Array(String(text).utf8))
+            }
+            // Independent check: the tokenizer's own decoder writes the same text after a neutral token.
+            let anchor = tok.pieceToId("a")!
+            if !piece.hasPrefix("<0x") {
+                XCTAssertEqual(tok.decode([anchor, id]), "a" + String(decoding: vocab.tokenBytes[id], as: UTF8.self), piece)
+            }
+        }
+        XCTAssertEqual(byteTokens, 256)
+        XCTAssertGreaterThan(spaceTokens, 10)
+    }
+}

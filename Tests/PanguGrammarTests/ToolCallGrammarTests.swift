@@ -95,6 +95,17 @@ final class ToolCallGrammarTests: XCTestCase {
         // The marker must be the special token, not its spelling in bytes.
         XCTAssertFalse(try recognizes(g, tokens: Array("[unused11][]".utf8).map(Int.init), vocabularySize: vocab.count,
                                       eos: GrammarFixtures.eos))
+        // With reasoning: the first token is the reasoning open token or the tool-call open marker, nothing else.
+        let c = g.makeConstraint(eosTokenIds: [GrammarFixtures.eos], reasoning: (GrammarFixtures.thinkOpen, GrammarFixtures.thinkClose))
+        var logits = [Float](repeating: 0, count: vocab.count)
+        c.mask(&logits)
+        XCTAssertEqual(logits.indices.filter { logits[$0].isFinite }, [GrammarFixtures.toolOpen, GrammarFixtures.thinkOpen])
+        try c.accept(GrammarFixtures.thinkOpen)
+        for b in "I should call add.".utf8 { try c.accept(Int(b)) }
+        try c.accept(GrammarFixtures.thinkClose)
+        logits = [Float](repeating: 0, count: vocab.count)
+        c.mask(&logits)
+        XCTAssertEqual(logits.indices.filter { logits[$0].isFinite }, [GrammarFixtures.toolOpen])
         let forced = try TokenGrammar.toolCalls(Self.tools, forcedName: "ping", open: "[unused11]", close: "[unused12]",
                                                 vocabulary: vocab)
         XCTAssertFalse(try recognizes(forced, tokens: [GrammarFixtures.toolOpen] + Array(#"[{"name":"add","arguments":{"a":1,"b":2}}]"#.utf8).map(Int.init) + [GrammarFixtures.toolClose],

@@ -57,7 +57,8 @@ CASES = [
      [94, 95, 96, 99, 100, 999, 1000, 12345, 12346, 12299, 20000, 9999, 10000], [], False),
     ("short_string", {"type": "string", "maxLength": 3},
      ["", "abc", "abcd", "é日本", "é日本語", "😀😀😀", "😀😀😀😀", "a\"b", "a\\b", "\n\t"],
-     ['"\\u00e9\\u00e9\\u00e9"', '"\\u00e9\\u00e9\\u00e9\\u00e9"', '"a\\/b"', '"\\x"', '"a\nb"'], False),
+     ['"\\u00e9\\u00e9\\u00e9"', '"\\u00e9\\u00e9\\u00e9\\u00e9"', '"a\\/b"', '"\\x"', '"a\nb"', '"\\ud7ff\\uE000"',
+      '"\\u0041\\u0042\\u0043\\u0044"', '"\\u004"'], False),
     ("min_string", {"type": "string", "minLength": 2}, ["", "a", "ab", "abc", "日本"], [], False),
     ("nullable", {"type": ["string", "null"]}, [None, "x", 1, False], [], False),
     ("const_object", {"const": {"a": [1, 2], "b": None}}, [{"a": [1, 2], "b": None}, {"a": [1], "b": None}, {"a": [1, 2]}],
@@ -90,6 +91,8 @@ CASES = [
                             "required": ["kind", "side"], "additionalProperties": False}}},
      [{"kind": "circle", "r": 1.5}, {"kind": "circle", "r": -1}, {"kind": "square", "side": 2}, {"kind": "box", "side": 2},
       {"kind": "circle", "side": 2}, {"kind": "square", "r": 1}, {"kind": "tri", "r": 1}], [], True),
+    ("one_of_nullable", {"oneOf": [{"type": "string", "maxLength": 2}, {"type": "null"}]}, ["", "ab", "abc", None, 1], [], False),
+    ("no_items", {"type": "array", "items": False}, [[], [1], [None]], ["[ ]"], False),
     ("refs", {
         "$defs": {"point": {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
                             "required": ["x", "y"], "additionalProperties": False}},
