@@ -15,6 +15,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Sequences decoded together.") var parallel = 4
     @Option(help: "Most tokens (prompt + output) per request. Default: the model's context length.") var context: Int?
     @Option(help: "Most requests waiting for a slot; more get 503 with Retry-After.") var maxWaiting = 64
+    @Option(help: "KV cache storage: f32, f16 or q8_0.") var cacheType = "f32"
+    @Option(help: "KV cache budget in token positions, all sequences together. Default: parallel × context.")
+    var kvPositions: Int?
     @Option(help: "Require 'Authorization: Bearer KEY' on every route but /health (default: $PANGU_API_KEY).")
     var apiKey: String?
     @Option(help: "Model id reported by /v1/models. Default: the file or directory name.") var modelName: String?
@@ -24,6 +27,10 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, got \(port)") }
         guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
         if let context, context < 2 { throw ValidationError("--context must be at least 2, got \(context)") }
+        if let kvPositions, kvPositions < 2 { throw ValidationError("--kv-positions must be at least 2, got \(kvPositions)") }
+        guard ["f32", "f16", "q8_0"].contains(cacheType) else {
+            throw ValidationError("--cache-type must be one of f32, f16, q8_0 (got '\(cacheType)')")
+        }
         guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be at least 0, got \(maxWaiting)") }
         guard PanguServer.logLevels.contains(logLevel) else { throw ValidationError("unknown --log-level '\(logLevel)'") }
     }
@@ -35,13 +42,14 @@ struct Serve: AsyncParsableCommand {
         let id = modelName ?? model.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "pangu-tiny"
         let scheduler = Mutex<Scheduler?>(nil)
         let (path, parallel, context, maxWaiting) = (model, self.parallel, self.context, self.maxWaiting)
+        let (cacheType, kvPositions) = (self.cacheType, self.kvPositions)
         let host = self.host
         try await server.run(onListening: { port in
             FileHandle.standardError.write(Data("pangu serve: listening on http://\(host):\(port) (loading \(id))\n".utf8))
         }, load: {
-            let engine = try Engine(loaded: ModelOptions.load(path: path, quiet: true))
+            let engine = try Engine(loaded: ModelOptions.load(path: path, quiet: true, cacheType: cacheType))
             let s = try Scheduler(engine: engine, configuration: Scheduler.Configuration(
-                parallel: parallel, maxWaiting: maxWaiting, contextLimit: context))
+                parallel: parallel, maxWaiting: maxWaiting, contextLimit: context, kvPositions: kvPositions))
             scheduler.withLock { $0 = s }
             var m = ServerModel(id: id, tokenizer: engine.tokenizer, templates: engine.templates,
                                 contextLength: s.configuration.contextLimit ?? engine.model.info.contextLength,
