@@ -416,3 +416,24 @@ def test_sigterm_ends_in_flight_stream_and_exits_zero():
     for _ in stream:  # the in-flight stream ends normally (finished or cancelled), it does not hang
         pass
     assert proc.wait(timeout=60) == 0
+
+
+def test_full_queue_answers_503_with_retry_after():
+    proc, base = start_server("--parallel", "1", "--max-waiting", "1")
+    try:
+        c = openai.OpenAI(base_url=base + "/v1", api_key="none", max_retries=0, timeout=120)
+        model = c.models.list().data[0].id
+        long = dict(model=model, messages=[{"role": "user", "content": "x"}], max_tokens=CONTEXT - 64, stream=True)
+        running = c.chat.completions.create(**long)
+        next(iter(running))                      # holds the only slot
+        waiting = c.chat.completions.create(**long)  # queued (the stream opens before its first token)
+        status, body = raw("POST", base + "/v1/chat/completions",
+                           {"messages": [{"role": "user", "content": "x"}], "max_tokens": 4}, key=None)
+        assert status == 503 and json.loads(body)["error"]["code"] == "queue_full"
+        with pytest.raises(openai.InternalServerError) as e:
+            c.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}], max_tokens=4)
+        assert e.value.status_code == 503 and int(e.value.response.headers["retry-after"]) >= 1
+        running.close()
+        waiting.close()
+    finally:
+        assert stop_server(proc) == 0
