@@ -13,11 +13,15 @@ public final class FakeGenerationService: GenerationService, Sendable {
         public var finish: GenerationFinish
         /// Pause before each delta (to test disconnects mid-stream).
         public var pause: Duration = .zero
+        /// When set, the stream ends with this error after the deltas instead of a summary.
+        public var failure: (any Error & Sendable)?
         /// Creates a script.
-        public init(deltas: [GenerationDelta], finish: GenerationFinish, pause: Duration = .zero) {
+        public init(deltas: [GenerationDelta], finish: GenerationFinish, pause: Duration = .zero,
+                    failure: (any Error & Sendable)? = nil) {
             self.deltas = deltas
             self.finish = finish
             self.pause = pause
+            self.failure = failure
         }
     }
 
@@ -47,6 +51,10 @@ public final class FakeGenerationService: GenerationService, Sendable {
                 if Task.isCancelled { return }
                 completion += max(1, d.logprobs.count)
                 continuation.yield(.delta(d))
+            }
+            if let failure = s.failure {
+                continuation.finish(throwing: failure)
+                return
             }
             continuation.yield(.finished(GenerationSummary(
                 finish: s.finish, promptTokens: request.prompt.count, cachedPromptTokens: 0,

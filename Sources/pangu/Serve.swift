@@ -1,3 +1,5 @@
+// `pangu serve`: loads the model into the continuous-batching Scheduler and serves it over the OpenAI-compatible
+// HTTP API of PanguServer (Docs/Server.md).
 import ArgumentParser
 import Foundation
 import PanguEngine

@@ -59,6 +59,24 @@ final class ErrorAndRouteTests: ServerTestCase {
         }
     }
 
+    func testFailureMidStreamIsAnErrorEventThenDone() async throws {
+        let service = FakeGenerationService { _ in
+            .init(deltas: [FakeGenerationService.content("partial")], finish: .stop,
+                  failure: SchedulerError.modelFailed("NaN in layer 3"))
+        }
+        try await app(makeServer(service)).test(.router) { client in
+            let r = try await post(client, "/v1/chat/completions", #"{"messages":[{"role":"user","content":"x"}],"stream":true}"#)
+            XCTAssertEqual(r.status, 200)
+            let ev = events(r.body)
+            XCTAssertEqual(ev.last, "[DONE]")
+            let e = try error(ev[ev.count - 2])
+            XCTAssertTrue((e["message"] as? String ?? "").contains("NaN in layer 3"))
+            let whole = try await post(client, "/v1/chat/completions", #"{"messages":[{"role":"user","content":"x"}]}"#)
+            XCTAssertEqual(whole.status, 500)
+            XCTAssertEqual(try error(whole.body)["type"] as? String, "server_error")
+        }
+    }
+
     func testAPIKey() async throws {
         try await app(makeServer(Self.helloService(), apiKey: "sekret")).test(.router) { client in
             let chat = #"{"messages":[{"role":"user","content":"x"}]}"#
