@@ -14,6 +14,9 @@ struct SchemaCompiler {
     static let annotations: Set<String> = [
         "title", "description", "default", "examples", "$schema", "$id", "$comment", "$anchor", "deprecated",
         "readOnly", "writeOnly", "format", "contentEncoding", "contentMediaType", "$defs", "definitions",
+        // OpenAPI extras found in tool schemas: `nullable: true` only widens what is valid, so generating
+        // without null stays valid; `example` is documentation.
+        "nullable", "example",
     ]
     static let objectKeywords: Set<String> = ["properties", "required", "additionalProperties"]
     static let arrayKeywords: Set<String> = ["items", "minItems", "maxItems", "uniqueItems"]

@@ -293,3 +293,41 @@ final class GrammarSharingTests: XCTestCase {
         XCTAssertFalse(serial.contains([-1]))
     }
 }
+
+/// The runtime's own decoding loop (`SequenceDecoder`: penalties, mask, seeded sampler at temperature 1 with
+/// top-p, EOS handling) driven with random logits and a grammar constraint ends with schema-valid JSON.
+final class SequenceDecoderIntegrationTests: XCTestCase {
+    func testSequenceDecoderWithGrammar() throws {
+        let tok = try BuiltinTokenizer.tinyPangu()
+        let vocab = GrammarVocabulary(tokenizer: tok)
+        let schema = GrammarSamplingTests.schemas[0].schema
+        let g = try TokenGrammar.jsonSchema(schema, vocabulary: vocab)
+        let eos = tok.eosTokenIds[0]
+        let bias = GrammarSamplingTests.closingBias(vocab)
+        var pairs: [(schema: String, document: String)] = []
+        for seed in 0..<UInt64(6) {
+            let settings = DecodeSettings(sampling: SamplingParameters(temperature: 1, topP: 0.95, repetitionPenalty: 1.1, seed: seed),
+                                          eosTokenIds: [eos], maxTokens: 300)
+            let think = (open: vocab.specialTokens["[unused16]"]!, close: vocab.specialTokens["[unused17]"]!)
+            let decoder = try SequenceDecoder(context: [1], settings: settings,
+                                              constraint: g.makeConstraint(eosTokenIds: [eos], reasoning: think))
+            var rng = SplitMix64(seed: seed &+ 100)
+            var ended = false
+            for _ in 0..<300 {
+                let logits = (0..<vocab.count).map { Float.random(in: 0..<4, using: &rng) + bias[$0] }
+                if case .end = try decoder.step(logits) { ended = true; break }
+                if decoder.finish != nil { break }
+            }
+            guard ended else { continue }
+            let text = tok.decode(decoder.generated)
+            // A reasoning block may come first; the JSON follows its close marker.
+            let json = text.components(separatedBy: "[unused17]").last!
+            XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(json.utf8)), text)
+            pairs.append((schema, json))
+        }
+        XCTAssertGreaterThanOrEqual(pairs.count, 3)
+        if let bad = try pythonInvalidIndices(pairs) {
+            for i in bad { XCTFail("jsonschema rejects \(pairs[i].document)") }
+        }
+    }
+}

@@ -43,7 +43,7 @@ final class SchemaErrorTests: XCTestCase {
         ]
         for (schema, expected) in cases { XCTAssertEqual(path(schema), expected, schema) }
         // Annotations and x- keywords are accepted.
-        XCTAssertNil(path(#"{"title":"t","description":"d","format":"email","x-foo":1,"type":"string","default":"a"}"#))
+        XCTAssertNil(path(#"{"title":"t","description":"d","format":"email","x-foo":1,"type":"string","default":"a","nullable":true}"#))
     }
 
     func testHugeBoundsAreRefusedNotHung() {
