@@ -3,6 +3,8 @@
 import ArgumentParser
 import Foundation
 import PanguEngine
+import PanguModels
+import PanguTensor
 import PanguServer
 import Synchronization
 
@@ -11,13 +13,12 @@ struct Serve: AsyncParsableCommand {
         abstract: "OpenAI-compatible HTTP server (chat and text completions, streaming, tools, JSON output).",
         discussion: "See Docs/Server.md for the routes, request fields and metrics.")
 
-    @Option(help: "Checkpoint directory or GGUF file. Default: the built-in tiny model.") var model: String?
+    @OptionGroup var options: ModelOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "TCP port (0 picks a free one; the bound port is logged).") var port = 8080
     @Option(help: "Sequences decoded together.") var parallel = 4
     @Option(help: "Most tokens (prompt + output) per request. Default: the model's context length.") var context: Int?
     @Option(help: "Most requests waiting for a slot; more get 503 with Retry-After.") var maxWaiting = 64
-    @Option(help: "KV cache storage: f32, f16 or q8_0.") var cacheType = "f32"
     @Option(help: "KV cache budget in token positions, all sequences together. Default: parallel × context.")
     var kvPositions: Int?
     @Option(help: "Require 'Authorization: Bearer KEY' on every route but /health (default: $PANGU_API_KEY).")
@@ -30,8 +31,8 @@ struct Serve: AsyncParsableCommand {
         guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
         if let context, context < 2 { throw ValidationError("--context must be at least 2, got \(context)") }
         if let kvPositions, kvPositions < 2 { throw ValidationError("--kv-positions must be at least 2, got \(kvPositions)") }
-        guard ["f32", "f16", "q8_0"].contains(cacheType) else {
-            throw ValidationError("--cache-type must be one of f32, f16, q8_0 (got '\(cacheType)')")
+        guard KVElementType(rawValue: options.cacheType) != nil else {
+            throw ValidationError("--cache-type must be one of f32, f16, q8_0 (got '\(options.cacheType)')")
         }
         guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be at least 0, got \(maxWaiting)") }
         guard PanguServer.logLevels.contains(logLevel) else { throw ValidationError("unknown --log-level '\(logLevel)'") }
@@ -41,10 +42,10 @@ struct Serve: AsyncParsableCommand {
         PanguServer.bootstrapLogging(level: logLevel)
         let key = apiKey ?? ProcessInfo.processInfo.environment["PANGU_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let server = PanguServer(configuration: ServerConfiguration(host: host, port: port, apiKey: key))
-        let id = modelName ?? model.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "pangu-tiny"
+        let id = modelName ?? options.model.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "pangu-tiny"
         let scheduler = Mutex<Scheduler?>(nil)
-        let (path, parallel, context, maxWaiting) = (model, self.parallel, self.context, self.maxWaiting)
-        let (cacheType, kvPositions) = (self.cacheType, self.kvPositions)
+        let (path, parallel, context, maxWaiting) = (options.model, self.parallel, self.context, self.maxWaiting)
+        let (cacheType, kvPositions) = (options.cacheType, self.kvPositions)
         let host = self.host
         try await server.run(onListening: { port in
             FileHandle.standardError.write(Data("pangu serve: listening on http://\(host):\(port) (loading \(id))\n".utf8))
