@@ -27,20 +27,25 @@ enum ExpertParallelLaunch {
         -> LoadedModel
     {
         guard expertParallel else {
-            if let n = Communicator.launcherWorldSize, n > 1 {
-                // Said once, by the launcher's rank 0; the others just fail.
-                let rank = ["OMPI_COMM_WORLD_RANK", "PMI_RANK"].lazy.compactMap { ProcessInfo.processInfo.environment[$0] }.first
-                if let rank, rank != "0" { throw ExitCode.validationFailure }
-                throw ValidationError("started by an MPI launcher with \(n) processes but without --expert-parallel: "
-                    + "every process would load and run the whole model on its own. Add --expert-parallel to split "
-                    + "the model across the processes, or run a single process without mpirun.")
-            }
+            try refuseLauncherWithoutFlag()
             return try ModelOptions.load(path: path, quiet: quiet, cacheType: cacheType)
         }
         guard let type = KVElementType(rawValue: cacheType) else {
             throw ValidationError("--cache-type must be one of f32, f16, q8_0 (got '\(cacheType)')")
         }
         return try loadSplit(path: path, cacheType: type)
+    }
+
+    /// Throws when an MPI launcher started several copies of a command that was not given `--expert-parallel`.
+    static func refuseLauncherWithoutFlag() throws {
+        if let n = Communicator.launcherWorldSize, n > 1 {
+            // Said once, by the launcher's rank 0; the others just fail.
+            let rank = ["OMPI_COMM_WORLD_RANK", "PMI_RANK"].lazy.compactMap { ProcessInfo.processInfo.environment[$0] }.first
+            if let rank, rank != "0" { throw ExitCode.validationFailure }
+            throw ValidationError("started by an MPI launcher with \(n) processes but without --expert-parallel: "
+                + "every process would load and run the whole model on its own. Add --expert-parallel to split "
+                + "the model across the processes, or run a single process without mpirun.")
+        }
     }
 
     /// Ends an expert-parallel run on rank 0 (the followers exit); nothing for a single process.
