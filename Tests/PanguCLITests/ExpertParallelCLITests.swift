@@ -125,6 +125,63 @@ final class ExpertParallelCLITests: XCTestCase {
         XCTAssertTrue(got.err.contains("reused from cache"), got.err)
     }
 
+    /// `pangu serve --expert-parallel` under mpirun -np 2: only rank 0 listens, and greedy completions and chat
+    /// answers equal those of a single-process server on the same model.
+    func testServeMatchesSingleProcess() throws {
+        let tmp = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let model = tmp.appendingPathComponent("kv4")
+        let r = try single(["create-test-model", model.path, "--preset", "tiny-moe-kv4", "--dtype", "f32"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let mpirun = try XCTUnwrap(MPILaunch.launcher, "mpirun not found: install openmpi-bin")
+        let requests = [
+            ("/v1/completions", #"{"prompt":"hello world 你好","max_tokens":8,"temperature":0}"#),
+            ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"hi there"}],"max_tokens":6,"temperature":0}"#),
+        ]
+        func answers(_ executable: URL, _ args: [String]) throws -> [String] {
+            let log = tmp.appendingPathComponent("serve-\(UUID().uuidString).log")
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            let p = Process()
+            p.executableURL = executable
+            p.arguments = args
+            p.environment = ProcessInfo.processInfo.environment.merging(MPILaunch.environment) { $1 }
+            p.standardOutput = try FileHandle(forWritingTo: log)
+            p.standardError = p.standardOutput
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            defer {
+                p.terminate()  // mpirun forwards SIGTERM to every rank
+                p.waitUntilExit()
+            }
+            var port: String?
+            let deadline = Date().addingTimeInterval(120)
+            while port == nil, p.isRunning, Date() < deadline {
+                usleep(100_000)
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                if text.contains("model loaded"), let m = text.firstMatch(of: /listening on http:\/\/127\.0\.0\.1:(\d+)/) {
+                    port = String(m.1)
+                }
+            }
+            let bound = try XCTUnwrap(port, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+            return try requests.map { path, body in
+                let c = try runProcess(URL(fileURLWithPath: "/usr/bin/curl"),
+                                       ["-s", "-m", "60", "http://127.0.0.1:\(bound)\(path)", "-H",
+                                        "content-type: application/json", "-d", body], timeout: 90)
+                XCTAssertEqual(c.status, 0, c.err)
+                // The generated text only (ids and timestamps differ between runs).
+                let object = try JSONSerialization.jsonObject(with: Data(c.out.utf8)) as? [String: Any]
+                let choice = (object?["choices"] as? [[String: Any]])?.first
+                return (choice?["text"] as? String) ?? ((choice?["message"] as? [String: Any])?["content"] as? String)
+                    ?? "no answer: \(c.out)"
+            }
+        }
+        let serve = ["serve", "--model", model.path, "--port", "0"]
+        let want = try answers(binary, serve)
+        let got = try answers(mpirun, MPILaunch.arguments(ranks: 2) + [binary.path] + serve + ["--expert-parallel"])
+        XCTAssertEqual(got, want)
+        XCTAssertFalse(want.contains { $0.hasPrefix("no answer") }, "\(want)")
+    }
+
     /// Splits that do not fit, a dense model, and mpirun without the flag: clear errors naming the problem.
     func testBadSplitsAreClearErrors() throws {
         let prompt = "1,2,3"
