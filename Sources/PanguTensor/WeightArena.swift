@@ -24,14 +24,16 @@ public final class WeightArena: @unchecked Sendable {
     /// Creates an empty arena.
     public init() {}
 
-    /// `w` in the fastest layout for the matmul kernels: an interleaved copy for q8_0/q4_0/q4_K/q6_K (rows a multiple of 8),
-    /// otherwise `w` itself. With `releaseSource`, the source's whole pages are dropped from this process's
-    /// resident set afterwards; only pass it for read-only file mappings (they are re-read from the file if
-    /// touched again), never for anonymous memory, whose contents `MADV_DONTNEED` would discard.
+    /// `w` in the fastest layout for the matmul kernels: an interleaved copy for q8_0/q4_0/q4_K/q6_K (rows a multiple
+    /// of 8; `RowInterleave`) and bf16/f16 (`FloatInterleave`), otherwise `w` itself. With `releaseSource`, the
+    /// source's whole pages are dropped from this process's resident set afterwards; only pass it for read-only file
+    /// mappings (they are re-read from the file if touched again), never for anonymous memory, whose contents
+    /// `MADV_DONTNEED` would discard.
     public func prepare(_ w: WeightMatrix, releaseSource: Bool, pool: ThreadPool = .shared) -> WeightMatrix {
-        guard Self.repackEnabled, w.layout == .rowMajor, RowInterleave.supports(w.dtype, rows: w.rows, k: w.cols)
-        else { return w }
-        let bytes = w.byteCount
+        guard Self.repackEnabled, w.layout == .rowMajor else { return w }
+        let float = FloatInterleave.supports(w.dtype, rows: w.rows, k: w.cols)
+        guard float || RowInterleave.supports(w.dtype, rows: w.rows, k: w.cols) else { return w }
+        let bytes = float ? FloatInterleave.packedBytes(rows: w.rows, k: w.cols) : w.byteCount
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let mapped = (bytes + page - 1) / page * page
         guard let raw = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
@@ -39,14 +41,19 @@ public final class WeightArena: @unchecked Sendable {
         #if os(Linux)
         _ = madvise(raw, mapped, MADV_HUGEPAGE)   // fewer TLB misses while streaming; harmless if unsupported
         #endif
-        let groups = w.rows / RowInterleave.rows, groupBytes = RowInterleave.rows * w.rowBytes
+        let groups = (w.rows + 7) / 8, rowBytes = w.rowBytes
         let perChunk = 64
         pool.parallelFor(chunks: (groups + perChunk - 1) / perChunk) { c in
             let chunk = (c * perChunk)..<min(groups, (c + 1) * perChunk)
-            RowInterleave.pack(w, groups: chunk, into: raw)
+            if float {
+                FloatInterleave.pack(w, groups: chunk, into: raw)
+            } else {
+                RowInterleave.pack(w, groups: chunk, into: raw)
+            }
             // Released chunk by chunk, so the peak is one copy plus a few chunks even for the largest tensor.
             if releaseSource {
-                Self.releasePages(w.data + chunk.lowerBound * groupBytes, bytes: chunk.count * groupBytes, pageSize: page)
+                let firstRow = 8 * chunk.lowerBound, endRow = min(w.rows, 8 * chunk.upperBound)
+                Self.releasePages(w.data + firstRow * rowBytes, bytes: (endRow - firstRow) * rowBytes, pageSize: page)
             }
         }
         regions.append((raw, mapped))

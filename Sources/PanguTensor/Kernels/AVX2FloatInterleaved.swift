@@ -1,0 +1,184 @@
+// AVX2 kernels for the row-interleaved bf16/f16 layout (byte layout in FloatInterleave.swift).
+//
+// A step is 32 bytes: two columns c = 2s, 2s+1 of the group's 8 rows. It is widened to two f32 vectors A, B and
+// multiplied by two activation vectors; 4 accumulators per token (A and B of even and odd steps) keep 4
+// independent FMA chains in flight.
+//   bf16: one 32-byte load; A = v << 16 holds rows 0,2,4,6 of column 2s (lanes 0-3) and of column 2s+1 (lanes
+//         4-7), B = v & 0xFFFF0000 rows 1,3,5,7. Both are multiplied by [x[2s] ×4, x[2s+1] ×4], prepared once per
+//         call (16 bytes per column, L2-resident); the 8 row sums are untangled once per group.
+//   f16:  `vcvtph2ps` of each 16-byte half: A = column 2s, B = column 2s+1, times broadcasts of x[2s], x[2s+1].
+// Every token's sums are formed in the same order whatever the number of tokens in the call, so one token gives
+// bit-identical results alone or in a batch (speculative verification and batched decoding rely on this).
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+/// How one float storage type widens a step and which activation factors go with it.
+protocol InterleavedFloatWiden {
+    /// Floats of prepared activation per step.
+    static var preparedPerStep: Int { get }
+    /// Writes the prepared activation row for `x[0..<k]` (`steps(k) · preparedPerStep` floats).
+    static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>)
+    /// The step at `p` (32 bytes) as two f32 vectors.
+    static func widen(_ p: UnsafeRawPointer) -> (__m256, __m256)
+    /// A lone last column at `p` (16 bytes, odd k) as the same two vectors with the missing column zero.
+    static func widenLone(_ p: UnsafeRawPointer) -> (__m256, __m256)
+    /// Activation factors of step `s`.
+    static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256)
+    /// The 8 row sums, row order, from the summed A and B accumulators.
+    static func finish(_ a: __m256, _ b: __m256) -> __m256
+}
+
+enum BF16Widen: InterleavedFloatWiden {
+    static var preparedPerStep: Int { 8 }
+    static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>) {
+        for s in 0..<((k + 1) / 2) {
+            let a = x[2 * s], b = 2 * s + 1 < k ? x[2 * s + 1] : 0
+            UnsafeMutableRawPointer(out + 8 * s).storeBytes(of: SIMD8<Float>(a, a, a, a, b, b, b, b), as: SIMD8<Float>.self)
+        }
+    }
+    @inline(__always) static func widen(_ p: UnsafeRawPointer) -> (__m256, __m256) {
+        split(ld256(p))
+    }
+    @inline(__always) static func widenLone(_ p: UnsafeRawPointer) -> (__m256, __m256) {
+        let lo = ld128(p)
+        return split(SIMD4<Int64>(lo[0], lo[1], 0, 0))
+    }
+    @inline(__always) static func split(_ v: __m256i) -> (__m256, __m256) {
+        (_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)),
+         _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(Int32(bitPattern: 0xFFFF_0000)))))
+    }
+    @inline(__always) static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256) {
+        let v = UnsafeRawPointer(xp + 8 * s).loadUnaligned(as: SIMD8<Float>.self)
+        return (v, v)
+    }
+    @inline(__always) static func finish(_ a: __m256, _ b: __m256) -> __m256 {
+        let e = a.lowHalf + a.highHalf, o = b.lowHalf + b.highHalf  // rows 0,2,4,6 and 1,3,5,7
+        return SIMD8<Float>(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3])
+    }
+}
+
+enum F16Widen: InterleavedFloatWiden {
+    static var preparedPerStep: Int { 2 }
+    static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<k { out[i] = x[i] }
+        if k % 2 == 1 { out[k] = 0 }
+    }
+    @inline(__always) static func widen(_ p: UnsafeRawPointer) -> (__m256, __m256) {
+        (_mm256_cvtph_ps(ld128(p)), _mm256_cvtph_ps(ld128(p + 16)))
+    }
+    @inline(__always) static func widenLone(_ p: UnsafeRawPointer) -> (__m256, __m256) {
+        (_mm256_cvtph_ps(ld128(p)), SIMD8<Float>())
+    }
+    @inline(__always) static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256) {
+        (SIMD8<Float>(repeating: xp[2 * s]), SIMD8<Float>(repeating: xp[2 * s + 1]))
+    }
+    @inline(__always) static func finish(_ a: __m256, _ b: __m256) -> __m256 { a + b }
+}
+
+enum AVX2FloatInterleaved {
+    /// out[t * outStride + (r − 8·groups.lowerBound)] = W[r]·x[t] for the rows of `groups` (padding rows are not
+    /// stored); `xp` holds `tokens` prepared activation rows of `preparedStride` floats (`W.prepare`).
+    static func gemm<W: InterleavedFloatWiden>(_: W.Type, _ w: WeightMatrix, groups: Range<Int>,
+                                               xp: UnsafePointer<Float>, preparedStride: Int, tokens: Int,
+                                               out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let k = w.cols, gb = FloatInterleave.groupBytes(k: k), r0 = 8 * groups.lowerBound
+        for g in groups {
+            let gp = w.data + g * gb, valid = min(8, w.rows - 8 * g)
+            let o = out + 8 * g - r0
+            var t = 0
+            while t + 2 <= tokens {
+                let (y0, y1) = group2(W.self, gp, k, xp + t * preparedStride, xp + (t + 1) * preparedStride)
+                store(y0, o + t * outStride, valid); store(y1, o + (t + 1) * outStride, valid)
+                t += 2
+            }
+            if t < tokens { store(group1(W.self, gp, k, xp + t * preparedStride), o + t * outStride, valid) }
+        }
+    }
+
+    @inline(__always) static func store(_ v: __m256, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        if count == 8 {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+        } else {
+            for i in 0..<count { p[i] = v[i] }
+        }
+    }
+
+    /// One group × one token: the 8 row sums.
+    @inline(__always)
+    static func group1<W: InterleavedFloatWiden>(_: W.Type, _ gp: UnsafeRawPointer, _ k: Int,
+                                                 _ x: UnsafePointer<Float>) -> __m256 {
+        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        let full = k / 2
+        var s = 0, p = gp
+        while s + 2 <= full {
+            let (u0, v0) = W.widen(p), (xa0, xb0) = W.factors(x, s)
+            a0 = _mm256_fmadd_ps(u0, xa0, a0); b0 = _mm256_fmadd_ps(v0, xb0, b0)
+            let (u1, v1) = W.widen(p + 32), (xa1, xb1) = W.factors(x, s + 1)
+            a1 = _mm256_fmadd_ps(u1, xa1, a1); b1 = _mm256_fmadd_ps(v1, xb1, b1)
+            s += 2; p += 64
+        }
+        if s < full {
+            let (u0, v0) = W.widen(p), (xa0, xb0) = W.factors(x, s)
+            a0 = _mm256_fmadd_ps(u0, xa0, a0); b0 = _mm256_fmadd_ps(v0, xb0, b0)
+            s += 1; p += 32
+        }
+        if k % 2 == 1 {
+            let (u1, v1) = W.widenLone(p), (xa1, xb1) = W.factors(x, s)
+            a1 = _mm256_fmadd_ps(u1, xa1, a1); b1 = _mm256_fmadd_ps(v1, xb1, b1)
+        }
+        return W.finish(a0 + a1, b0 + b1)
+    }
+
+    /// One group × two tokens: each step is widened once; per token exactly `group1`'s operations in its order.
+    @inline(__always)
+    static func group2<W: InterleavedFloatWiden>(_: W.Type, _ gp: UnsafeRawPointer, _ k: Int,
+                                                 _ x: UnsafePointer<Float>, _ z: UnsafePointer<Float>) -> (__m256, __m256) {
+        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        var c0 = SIMD8<Float>(), d0 = SIMD8<Float>(), c1 = SIMD8<Float>(), d1 = SIMD8<Float>()
+        let full = k / 2
+        var s = 0, p = gp
+        while s + 2 <= full {
+            let (u0, v0) = W.widen(p), (xa0, xb0) = W.factors(x, s), (za0, zb0) = W.factors(z, s)
+            a0 = _mm256_fmadd_ps(u0, xa0, a0); b0 = _mm256_fmadd_ps(v0, xb0, b0)
+            c0 = _mm256_fmadd_ps(u0, za0, c0); d0 = _mm256_fmadd_ps(v0, zb0, d0)
+            let (u1, v1) = W.widen(p + 32), (xa1, xb1) = W.factors(x, s + 1), (za1, zb1) = W.factors(z, s + 1)
+            a1 = _mm256_fmadd_ps(u1, xa1, a1); b1 = _mm256_fmadd_ps(v1, xb1, b1)
+            c1 = _mm256_fmadd_ps(u1, za1, c1); d1 = _mm256_fmadd_ps(v1, zb1, d1)
+            s += 2; p += 64
+        }
+        if s < full {
+            let (u0, v0) = W.widen(p), (xa0, xb0) = W.factors(x, s), (za0, zb0) = W.factors(z, s)
+            a0 = _mm256_fmadd_ps(u0, xa0, a0); b0 = _mm256_fmadd_ps(v0, xb0, b0)
+            c0 = _mm256_fmadd_ps(u0, za0, c0); d0 = _mm256_fmadd_ps(v0, zb0, d0)
+            s += 1; p += 32
+        }
+        if k % 2 == 1 {
+            let (u1, v1) = W.widenLone(p), (xa1, xb1) = W.factors(x, s), (za1, zb1) = W.factors(z, s)
+            a1 = _mm256_fmadd_ps(u1, xa1, a1); b1 = _mm256_fmadd_ps(v1, xb1, b1)
+            c1 = _mm256_fmadd_ps(u1, za1, c1); d1 = _mm256_fmadd_ps(v1, zb1, d1)
+        }
+        return (W.finish(a0 + a1, b0 + b1), W.finish(c0 + c1, d0 + d1))
+    }
+
+    /// 8×8 transpose of 16-bit values: rows `rowBytes` apart at `src` → eight 16-byte columns at `dst`.
+    @inline(__always)
+    static func transpose8x8(_ src: UnsafeRawPointer, rowBytes rb: Int, into dst: UnsafeMutableRawPointer) {
+        let r0 = ld128(src), r1 = ld128(src + rb), r2 = ld128(src + 2 * rb), r3 = ld128(src + 3 * rb)
+        let r4 = ld128(src + 4 * rb), r5 = ld128(src + 5 * rb), r6 = ld128(src + 6 * rb), r7 = ld128(src + 7 * rb)
+        // a: row pairs interleaved (columns 0-3 / 4-7); b: row quads (two columns each); then row octets.
+        let a0 = _mm_unpacklo_epi16(r0, r1), a1 = _mm_unpackhi_epi16(r0, r1)
+        let a2 = _mm_unpacklo_epi16(r2, r3), a3 = _mm_unpackhi_epi16(r2, r3)
+        let a4 = _mm_unpacklo_epi16(r4, r5), a5 = _mm_unpackhi_epi16(r4, r5)
+        let a6 = _mm_unpacklo_epi16(r6, r7), a7 = _mm_unpackhi_epi16(r6, r7)
+        let b0 = _mm_unpacklo_epi32(a0, a2), b1 = _mm_unpackhi_epi32(a0, a2)
+        let b2 = _mm_unpacklo_epi32(a1, a3), b3 = _mm_unpackhi_epi32(a1, a3)
+        let b4 = _mm_unpacklo_epi32(a4, a6), b5 = _mm_unpackhi_epi32(a4, a6)
+        let b6 = _mm_unpacklo_epi32(a5, a7), b7 = _mm_unpackhi_epi32(a5, a7)
+        @inline(__always) func put(_ c: Int, _ v: __m128i) { dst.storeBytes(of: v, toByteOffset: 16 * c, as: __m128i.self) }
+        put(0, _mm_unpacklo_epi64(b0, b4)); put(1, _mm_unpackhi_epi64(b0, b4))
+        put(2, _mm_unpacklo_epi64(b1, b5)); put(3, _mm_unpackhi_epi64(b1, b5))
+        put(4, _mm_unpacklo_epi64(b2, b6)); put(5, _mm_unpackhi_epi64(b2, b6))
+        put(6, _mm_unpacklo_epi64(b3, b7)); put(7, _mm_unpackhi_epi64(b3, b7))
+    }
+}
+#endif
