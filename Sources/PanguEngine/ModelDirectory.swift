@@ -36,10 +36,11 @@ public final class LoadedModel: @unchecked Sendable {
         }
         gguf = nil
         let configURL = directory.appendingPathComponent("config.json")
-        let architecture = try ModelRegistry.architecture(configURL: configURL)
+        // An unsupported architecture is reported before any shard is mapped or read.
+        _ = try ModelRegistry.architecture(configURL: configURL)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
         if prefault { checkpoint.prefault(progress: progress) }
-        model = try architecture.load(configURL, checkpoint, options)
+        model = try ModelRegistry.load(configURL: configURL, source: checkpoint, options: options)
         generationConfig = try GenerationConfig.load(directory.appendingPathComponent("generation_config.json"),
                                                      fallbackEOS: model.info.eosTokenIds)
     }

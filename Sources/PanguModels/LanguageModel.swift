@@ -53,13 +53,15 @@ public struct ModelInfo: Sendable {
     /// KV-cache bytes per position with f32 keys and values.
     public var kvBytesPerToken: Int { kvBytesPerToken(.f32) }
     /// KV-cache bytes per position of every layer's keys and values stored as `type`.
-    public func kvBytesPerToken(_ type: KVElementType) -> Int { layers * 2 * kvHeads * headDim * type.bytes }
+    public func kvBytesPerToken(_ type: KVElementType) -> Int { layers * 2 * kvHeads * type.rowBytes(headDim) }
 }
 
 /// A causal language model that can run several independent sequences in one forward step.
 public protocol LanguageModel: AnyObject, Sendable {
     /// Facts about the model.
     var info: ModelInfo { get }
+    /// Storage type of the caches `makeCache()` creates (f32 unless a `--cache-type` asked otherwise).
+    var kvCacheType: KVElementType { get set }
     /// A new empty cache sized for this model.
     func makeCache() -> KVCache
     /// Runs one step for every sequence in `batch` and appends the new tokens to their caches.
@@ -68,6 +70,15 @@ public protocol LanguageModel: AnyObject, Sendable {
 }
 
 extension LanguageModel {
+    /// Sets the cache storage type, or throws when the model's head size does not fit it.
+    public func setCacheType(_ type: KVElementType) throws {
+        guard type.supports(headDim: info.headDim) else {
+            throw ModelError.invalidArgument("cache type \(type.rawValue) needs a head size that is a multiple of 32; "
+                                             + "this model's is \(info.headDim)")
+        }
+        kvCacheType = type
+    }
+
     /// A block pool for `positions` cached tokens in all, shared by the caches made from it.
     public func makePool(elementType: KVElementType = .f32, positions: Int) -> KVBlockPool {
         KVBlockPool(layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, elementType: elementType,

@@ -2,15 +2,21 @@
 // `architectures[0]` (then `model_type`) for checkpoint directories, by `general.architecture` for GGUF files.
 // Matched exactly: no fuzzy model-name guessing.
 import Foundation
+import PanguTensor
 import PanguWeights
 
 /// Options for loading a model.
 public struct ModelLoadOptions: Sendable {
     /// Which weights this process keeps (expert parallelism); nil keeps all.
     public var owns: WeightOwnership?
+    /// Storage type of the KV caches the model makes.
+    public var cacheType: KVElementType
 
     /// Creates options.
-    public init(owns: WeightOwnership? = nil) { self.owns = owns }
+    public init(owns: WeightOwnership? = nil, cacheType: KVElementType = .f32) {
+        self.owns = owns
+        self.cacheType = cacheType
+    }
 }
 
 /// What `pangu quantize` needs from an architecture to write a GGUF file.
@@ -102,19 +108,22 @@ public enum ModelRegistry {
 
     /// Loads a GGUF file, quantised or not.
     public static func load(gguf source: GGUFTensorSource, options: ModelLoadOptions = .init()) throws -> LanguageModel {
-        try architecture(gguf: source).loadGGUF(source, options)
+        let model = try architecture(gguf: source).loadGGUF(source, options)
+        try model.setCacheType(options.cacheType)
+        return model
     }
 
     /// Loads a checkpoint whose config.json is `configURL` from the tensors of `source`.
     public static func load(configURL: URL, source: TensorSource,
                             options: ModelLoadOptions = .init()) throws -> LanguageModel {
-        try architecture(configURL: configURL).load(configURL, source, options)
+        let model = try architecture(configURL: configURL).load(configURL, source, options)
+        try model.setCacheType(options.cacheType)
+        return model
     }
 
     /// Loads the model in checkpoint directory `directory` (config.json + safetensors).
     public static func load(directory: URL, options: ModelLoadOptions = .init()) throws -> LanguageModel {
         let configURL = directory.appendingPathComponent("config.json")
-        let arch = try architecture(configURL: configURL)
-        return try arch.load(configURL, SafetensorsCheckpoint(directory: directory), options)
+        return try load(configURL: configURL, source: SafetensorsCheckpoint(directory: directory), options: options)
     }
 }

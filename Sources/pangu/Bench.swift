@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PanguEngine
 import PanguModels
+import PanguRuntime
 import PanguTensor
 
 struct Bench: ParsableCommand {
@@ -14,6 +15,13 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Tokens for the generation test (0 = skip).") var n: Int = 128
     @Option(name: .short, help: "Repetitions.") var r: Int = 3
     @Option(name: .short, help: "Threads (default: all cores).") var t: Int?
+    @Option(name: .short, help: "Context depth: tokens already in the cache before each test (like llama-bench -d).")
+    var d: Int = 0
+    @Option(name: .long, help: "KV cache storage: f32, f16 or q8_0.") var cacheType: String = "f32"
+    @Option(name: .long, help: "Draft model (same vocabulary) for a speculative generation test.") var draftModel: String?
+    @Option(name: .long, help: "Prompt-lookup drafting for the speculative test: longest n-gram matched.")
+    var lookupNgram: Int?
+    @Option(name: .long, help: "Most draft tokens per speculative round.") var draftMax: Int = 8
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -22,8 +30,17 @@ struct Bench: ParsableCommand {
         // higher and noisier. Then forget the probe's own 1 GiB in the peak-RSS counter.
         let bandwidth = MemoryBandwidth.measure()
         resetPeakResidentBytes()
-        let loaded = try ModelOptions.load(path: model, quiet: json)
+        let loaded = try ModelOptions.load(path: model, quiet: json, cacheType: cacheType)
         let m = loaded.model, info = m.info
+        let drafter: Drafter?
+        if let draftModel {
+            let draft = try ModelOptions.load(path: draftModel, quiet: json, cacheType: cacheType).model
+            drafter = ModelDrafter(model: draft)
+        } else if let lookupNgram {
+            drafter = PromptLookupDrafter(ngram: lookupNgram)
+        } else {
+            drafter = nil
+        }
         var rng = SystemRandomNumberGenerator()
         func randomTokens(_ k: Int) -> [Int] { (0..<k).map { _ in Int.random(in: 0..<info.vocabularySize, using: &rng) } }
 
@@ -32,19 +49,42 @@ struct Bench: ParsableCommand {
         _ = try m.forward([SequenceStep(tokens: randomTokens(min(8, max(1, p))), cache: warm)])
         _ = try m.forward([SequenceStep(tokens: randomTokens(1), cache: warm)])
 
-        var pp: [Double] = [], tg: [Double] = []
+        var pp: [Double] = [], tg: [Double] = [], spec: [Double] = []
+        var specStats = SpeculativeStatistics()
         var kvBytes = 0  // largest KV cache of the run, for the "file + KV cache" memory budget
+        /// A cache already holding `d` tokens (filled in chunks, not timed).
+        func deepCache() throws -> KVCache {
+            let cache = m.makeCache()
+            var filled = 0
+            while filled < d {
+                let k = min(512, d - filled)
+                _ = try m.forward([SequenceStep(tokens: randomTokens(k), cache: cache)])
+                filled += k
+            }
+            return cache
+        }
         for _ in 0..<r {
             if p > 0 {
-                let cache = m.makeCache()
+                let cache = try deepCache()
                 let tokens = randomTokens(p)
                 let start = monotonicNanoseconds()
                 _ = try m.forward([SequenceStep(tokens: tokens, cache: cache)])
                 pp.append(Double(p) / (Double(monotonicNanoseconds() - start) / 1e9))
                 kvBytes = max(kvBytes, cache.allocatedBytes)
             }
+            if n > 0, let drafter {
+                // Greedy speculative generation of n tokens (effective tokens/s: accepted + bonus tokens).
+                let cache = try deepCache()
+                let generator = try SpeculativeGenerator(model: m, drafter: drafter, eosTokenIds: [], draftMax: draftMax)
+                let start = monotonicNanoseconds()
+                let result = try generator.generate(prompt: randomTokens(1), cache: cache, sampling: .greedy, maxTokens: n)
+                spec.append(Double(result.tokens.count) / (Double(monotonicNanoseconds() - start) / 1e9))
+                specStats.drafted += result.statistics.drafted
+                specStats.accepted += result.statistics.accepted
+                specStats.rounds += result.statistics.rounds
+            }
             if n > 0 {
-                let cache = m.makeCache()
+                let cache = try deepCache()
                 var token = randomTokens(1)[0]
                 let start = monotonicNanoseconds()
                 for _ in 0..<n {
@@ -62,27 +102,41 @@ struct Bench: ParsableCommand {
             let sd = v.count > 1 ? (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0
             return (mean, sd)
         }
-        let (ppMean, ppSD) = stats(pp), (tgMean, tgSD) = stats(tg)
+        let (ppMean, ppSD) = stats(pp), (tgMean, tgSD) = stats(tg), (specMean, specSD) = stats(spec)
         let rooflineTokens = bandwidth / Double(info.weightBytes)
         let threads = ThreadPool.shared.threadCount
         if json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "model": loaded.directory.path, "threads": threads, "n_prompt": p, "n_gen": n, "repetitions": r,
                 "pp_tokens_per_s": ppMean, "pp_tokens_per_s_sd": ppSD,
                 "tg_tokens_per_s": tgMean, "tg_tokens_per_s_sd": tgSD,
                 "peak_rss_bytes": rss, "bandwidth_bytes_per_s": bandwidth, "kv_bytes": kvBytes,
                 "weight_bytes_per_token": info.weightBytes, "roofline_tg_tokens_per_s": rooflineTokens,
                 "roofline_fraction": tgMean / rooflineTokens, "dtypes": info.dtypes,
+                "depth": d, "cache_type": cacheType, "kv_bytes_per_token": info.kvBytesPerToken(m.kvCacheType),
             ]
+            if drafter != nil {
+                object["spec_tg_tokens_per_s"] = specMean
+                object["spec_tg_tokens_per_s_sd"] = specSD
+                object["spec_acceptance"] = specStats.acceptanceRate
+                object["spec_tokens_per_round"] = Double(specStats.accepted + specStats.rounds) / Double(max(1, specStats.rounds))
+                object["spec_speedup"] = specMean / tgMean
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("model: \(loaded.directory.path)  threads: \(threads)  weights: \(String(format: "%.2f", Double(info.weightBytes) / 1e9)) GB/token")
-            if p > 0 { print(String(format: "pp%-5d %10.2f ± %.2f tokens/s", p, ppMean, ppSD)) }
-            if n > 0 { print(String(format: "tg%-5d %10.2f ± %.2f tokens/s", n, tgMean, tgSD)) }
+            let at = d > 0 ? " @ d\(d)" : ""
+            if p > 0 { print(String(format: "pp%-5d%@ %10.2f ± %.2f tokens/s", p, at, ppMean, ppSD)) }
+            if n > 0 { print(String(format: "tg%-5d%@ %10.2f ± %.2f tokens/s", n, at, tgMean, tgSD)) }
+            if drafter != nil {
+                print(String(format: "speculative tg%-5d %10.2f ± %.2f tokens/s (%.2fx), acceptance %.0f%%", n, specMean,
+                             specSD, specMean / tgMean, 100 * specStats.acceptanceRate))
+            }
             print(String(format: "memory bandwidth %.1f GB/s → roofline %.2f tokens/s; tg at %.0f%% of roofline",
                          bandwidth / 1e9, rooflineTokens, 100 * tgMean / rooflineTokens))
-            print(String(format: "peak RSS %.2f GB (KV cache %.2f GB)", Double(rss) / 1e9, Double(kvBytes) / 1e9))
+            print(String(format: "peak RSS %.2f GB (KV cache %.2f GB, %@, %d bytes/token)", Double(rss) / 1e9,
+                         Double(kvBytes) / 1e9, cacheType, info.kvBytesPerToken(m.kvCacheType)))
         }
     }
 }

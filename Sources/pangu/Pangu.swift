@@ -2,6 +2,8 @@
 import ArgumentParser
 import Foundation
 import PanguEngine
+import PanguModels
+import PanguTensor
 
 @main
 struct Pangu: ParsableCommand {
@@ -20,10 +22,13 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> LoadedModel { try ModelOptions.load(path: model) }
 
     /// Loads `path` (or the built-in model), showing a progress bar for checkpoints over 512 MB unless `quiet`.
-    static func load(path: String?, quiet: Bool = false) throws -> LoadedModel {
+    static func load(path: String?, quiet: Bool = false, cacheType: String = "f32") throws -> LoadedModel {
         let dir = try path.map { URL(fileURLWithPath: $0) } ?? BuiltinModel.directory()
+        guard let type = KVElementType(rawValue: cacheType) else {
+            throw ValidationError("--cache-type must be one of f32, f16, q8_0 (got '\(cacheType)')")
+        }
         let progress = ProgressBar(label: "loading")
-        return try LoadedModel(directory: dir, prefault: true) { done, total in
+        return try LoadedModel(directory: dir, prefault: true, options: ModelLoadOptions(cacheType: type)) { done, total in
             if total > 512 << 20 && !quiet { progress.update(done, total) }
         }
     }

@@ -83,4 +83,30 @@ final class KVCacheTests: XCTestCase {
         a.reset()
         XCTAssertNoThrow(try model.forward([SequenceStep(tokens: [3], cache: b)]))
     }
+
+    /// q8_0 keys/values (GGML's block format: int8 with one f16 scale per 32) against transformers' f32 decode on
+    /// the fixture whose head size allows it (tiny-bf16, head_dim 32): stated bound 3e-2 of the logit scale (measured
+    /// worst 2.2e-2 on this random-weight fixture, whose logits are more sensitive than a trained model's).
+    func testQ8CacheStaysCloseToTransformersAndNeedsHeadDimMultipleOf32() throws {
+        let (model, golden, dir) = try load("tiny-bf16")
+        let (ref, _) = try NPYFile.read(dir.appendingPathComponent("decode_logits.npy").path)
+        let vocab = model.info.vocabularySize
+        try model.setCacheType(.q8_0)
+        let cache = model.makeCache()
+        XCTAssertEqual(cache.pool.elementType, .q8_0)
+        _ = try model.forward([SequenceStep(tokens: golden.prompt_ids, cache: cache)])
+        var worst: Float = 0
+        for (j, id) in golden.decode_input_ids.enumerated() {
+            let logits = try model.forward([SequenceStep(tokens: [id], cache: cache)])[0]
+            let c = compare(logits, Array(ref[(j * vocab)..<((j + 1) * vocab)]))
+            worst = max(worst, c.maxAbsDiff / max(1, c.referenceScale))
+            XCTAssertTrue(c.within(relative: 3e-2), "q8_0 cache, decode step \(j): \(c)")
+        }
+        print("q8_0 KV cache, tiny-bf16: worst decode logit error \(worst) relative")
+        XCTAssertEqual(model.info.kvBytesPerToken(.q8_0) * 32, model.info.kvBytesPerToken(.f32) * 34 / 4)
+        let (narrow, _, _) = try load("tiny-f32")  // head_dim 16
+        XCTAssertThrowsError(try narrow.setCacheType(.q8_0)) { e in
+            XCTAssertTrue("\(e)".contains("multiple of 32"), "\(e)")
+        }
+    }
 }

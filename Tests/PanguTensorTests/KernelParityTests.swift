@@ -93,7 +93,7 @@ final class KernelParityTests: XCTestCase {
     func pagedAttention(q: [Float], k: [Float], v: [Float], tokens: Int, first: Int, heads: Int, kvHeads: Int, d: Int,
                         b: Int, type: KVElementType, pool: ThreadPool) -> [Float] {
         let s = first + tokens, blocks = (s + b - 1) / b
-        let half = kvHeads * b * d * type.bytes
+        let half = kvHeads * b * type.rowBytes(d)
         let memory = UnsafeMutableRawPointer.allocate(byteCount: blocks * 2 * half, alignment: 64)
         defer { memory.deallocate() }
         let order = (0..<blocks).reversed().map { $0 }
@@ -113,7 +113,7 @@ final class KernelParityTests: XCTestCase {
 
     func testPagedAttentionMatchesReference() {
         let pool = ThreadPool(threads: 2)
-        for (tokens, first, heads, kvHeads, d, b) in [(1, 0, 4, 2, 16, 16), (5, 3, 6, 3, 20, 4), (4, 0, 8, 1, 32, 16),
+        for (tokens, first, heads, kvHeads, d, b) in [(1, 0, 4, 2, 16, 16), (5, 3, 6, 3, 20, 4), (4, 0, 8, 1, 32, 16), (9, 20, 4, 2, 64, 16),
                                                       (37, 0, 4, 2, 16, 16), (3, 40, 4, 4, 24, 16), (20, 13, 2, 1, 8, 3)] {
             let s = first + tokens
             let q = randomFloats(tokens * heads * d, seed: 1, scale: 3), k = randomFloats(s * kvHeads * d, seed: 2)
@@ -127,6 +127,12 @@ final class KernelParityTests: XCTestCase {
             let half = pagedAttention(q: q, k: k, v: v, tokens: tokens, first: first, heads: heads, kvHeads: kvHeads,
                                       d: d, b: b, type: .f16, pool: pool)
             XCTAssertTrue(compare(half, ref).within(relative: 3e-3), "\(compare(half, ref))")
+            guard d % 32 == 0 else { continue }
+            // q8_0 storage: 8-bit values with one scale per 32 → ~1% of each row's largest value.
+            let q8 = pagedAttention(q: q, k: k, v: v, tokens: tokens, first: first, heads: heads, kvHeads: kvHeads,
+                                    d: d, b: b, type: .q8_0, pool: pool)
+            XCTAssertTrue(compare(q8, ref).within(relative: 2e-2), "\(compare(q8, ref))")
+            XCTAssertFalse(compare(q8, ref).within(relative: 1e-6), "q8_0 must actually round")
         }
     }
 

@@ -161,8 +161,11 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
         info = modelInfo
     }
 
+    public var kvCacheType: KVElementType = .f32
+
     public func makeCache() -> KVCache {
-        KVCache(layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.contextLength)
+        KVCache(layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.contextLength,
+                elementType: kvCacheType)
     }
 
     public func forward(_ batch: [SequenceStep]) throws -> [[Float]] {

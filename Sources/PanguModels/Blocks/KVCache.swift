@@ -44,7 +44,7 @@ public final class KVBlockPool: @unchecked Sendable {
         self.headDim = headDim
         self.elementType = elementType
         self.capacity = capacity
-        blockBytes = layers * 2 * kvHeads * Self.blockSize * headDim * elementType.bytes
+        blockBytes = layers * 2 * kvHeads * Self.blockSize * elementType.rowBytes(headDim)
     }
 
     /// A pool sized for `positions` tokens in all.
@@ -63,7 +63,7 @@ public final class KVBlockPool: @unchecked Sendable {
 
     /// Byte offsets of layer `l`'s keys and values inside a block.
     func offsets(layer l: Int) -> (keys: Int, values: Int) {
-        let half = kvHeads * Self.blockSize * headDim * elementType.bytes
+        let half = kvHeads * Self.blockSize * elementType.rowBytes(headDim)
         return (2 * l * half, (2 * l + 1) * half)
     }
 

@@ -11,12 +11,22 @@
 // Letters: T query tokens, H query heads, Hkv key/value heads, G = H / Hkv, Dh head dim, B block size.
 import Foundation
 
-/// Element type of cached keys and values.
+/// Storage type of cached keys and values. `q8_0` is GGML's block format: 32 values as int8 with one f16 scale
+/// (34 bytes), the same bytes per token as llama.cpp's q8_0 cache.
 public enum KVElementType: String, Sendable, CaseIterable {
-    case f32, f16
+    case f32, f16, q8_0
 
-    /// Bytes per stored element.
-    public var bytes: Int { self == .f32 ? 4 : 2 }
+    /// Bytes of one head's row of `d` values (q8_0 needs d to be a multiple of 32).
+    public func rowBytes(_ d: Int) -> Int {
+        switch self {
+        case .f32: return 4 * d
+        case .f16: return 2 * d
+        case .q8_0: return d / 32 * 34
+        }
+    }
+
+    /// Whether rows of `d` values can be stored.
+    public func supports(headDim d: Int) -> Bool { self != .q8_0 || d % 32 == 0 }
 }
 
 /// Where one layer's keys and values of one sequence live: a list of fixed-size blocks, each holding for every
@@ -50,10 +60,11 @@ public struct PagedKV {
             let block = blocks[p / blockSize] + offset
             for h in 0..<kvHeads {
                 let src = x + (t * kvHeads + h) * d
-                let dst = block + ((h * blockSize + p % blockSize) * d) * type.bytes
+                let dst = block + (h * blockSize + p % blockSize) * type.rowBytes(d)
                 switch type {
                 case .f32: dst.copyMemory(from: src, byteCount: d * 4)
                 case .f16: HalfConversion.f32ToF16Row(src, k: d, into: dst)
+                case .q8_0: QuantReference.quantize(src, k: d, as: .q8_0, into: dst)
                 }
             }
         }
@@ -142,8 +153,11 @@ extension Kernels {
     @inline(__always)
     private static func load(_ kv: PagedKV, block: Int, offset: Int, head: Int, count: Int, headDim d: Int,
                              into out: UnsafeMutablePointer<Float>) {
-        let src = kv.blocks[block] + offset + head * kv.blockSize * d * kv.type.bytes
+        let src = kv.blocks[block] + offset + head * kv.blockSize * kv.type.rowBytes(d)
         switch kv.type {
+        case .q8_0:
+            // Rows are whole q8_0 blocks (d % 32 == 0), so `count` rows are count·d/32 consecutive blocks.
+            QuantReference.dequantize(src, dtype: .q8_0, k: count * d, into: out)
         case .f32: out.update(from: src.assumingMemoryBound(to: Float.self), count: count * d)
         case .f16:
             var i = 0
