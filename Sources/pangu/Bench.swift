@@ -23,9 +23,12 @@ struct Bench: ParsableCommand {
     var lookupNgram: Int?
     @Option(name: .long, help: "Most draft tokens per speculative round.") var draftMax: Int = 8
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Measure start-up instead: load time and time to the first token from process start (one load).")
+    var cold = false
 
     func run() throws {
         if let t { setenv("PANGU_THREADS", String(t), 1) }
+        if cold { return try runCold() }
         // Bandwidth first, on a quiet process: after a large model has streamed through memory the probe reads
         // higher and noisier. Then forget the probe's own 1 GiB in the peak-RSS counter.
         let bandwidth = MemoryBandwidth.measure()
