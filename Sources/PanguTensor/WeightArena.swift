@@ -75,7 +75,7 @@ public final class WeightArena: @unchecked Sendable {
             if float {
                 FloatInterleave.pack(w, groups: chunk, into: raw)
             } else {
-                RowInterleave.pack(w, groups: chunk, into: raw)
+                RowInterleave.packFast(w, groups: chunk, into: raw)
             }
             // Released chunk by chunk, so the peak is one copy plus a few chunks even for the largest tensor.
             if releaseSource {
