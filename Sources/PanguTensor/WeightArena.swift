@@ -24,6 +24,13 @@ public final class WeightArena: @unchecked Sendable {
         return true
     }
 
+    /// Whether bf16/f16 matrices are repacked too (`PANGU_REPACK_FLOAT=0` keeps them row-major while quantised
+    /// matrices are still repacked, to compare the two float decode kernels in one build).
+    public static var floatRepackEnabled: Bool {
+        if let s = getenv("PANGU_REPACK_FLOAT"), String(cString: s) == "0" { return false }
+        return true
+    }
+
     /// Whether `MADV_HUGEPAGE` is requested for repacked copies (`PANGU_HUGEPAGES=1`; off by default, see above).
     public static var hugePagesEnabled: Bool {
         if let s = getenv("PANGU_HUGEPAGES"), String(cString: s) == "1" { return true }
@@ -34,7 +41,7 @@ public final class WeightArena: @unchecked Sendable {
     /// to skip prefaulting such tensors: the repack reads them anyway, on every thread.
     public static func willRepack(_ dtype: DType, shape: [Int]) -> Bool {
         guard repackEnabled, shape.count == 2 else { return false }
-        return FloatInterleave.supports(dtype, rows: shape[0], k: shape[1])
+        return (floatRepackEnabled && FloatInterleave.supports(dtype, rows: shape[0], k: shape[1]))
             || RowInterleave.supports(dtype, rows: shape[0], k: shape[1])
     }
 
@@ -55,7 +62,7 @@ public final class WeightArena: @unchecked Sendable {
     /// `MADV_DONTNEED` would discard.
     public func prepare(_ w: WeightMatrix, releaseSource: Bool, pool: ThreadPool = .shared) -> WeightMatrix {
         guard Self.repackEnabled, w.layout == .rowMajor else { return w }
-        let float = FloatInterleave.supports(w.dtype, rows: w.rows, k: w.cols)
+        let float = Self.floatRepackEnabled && FloatInterleave.supports(w.dtype, rows: w.rows, k: w.cols)
         guard float || RowInterleave.supports(w.dtype, rows: w.rows, k: w.cols) else { return w }
         let bytes = float ? FloatInterleave.packedBytes(rows: w.rows, k: w.cols) : w.byteCount
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))

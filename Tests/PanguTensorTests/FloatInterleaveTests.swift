@@ -141,7 +141,7 @@ final class FloatInterleaveTests: XCTestCase {
     }
 
     /// `WeightArena.prepare` repacks bf16/f16 (any shape) and the product through it equals the row-major one up to
-    /// f32 summation order; `PANGU_REPACK=0` keeps the file layout.
+    /// f32 summation order; `PANGU_REPACK=0` (and `PANGU_REPACK_FLOAT=0` for float types) keeps the file layout.
     func testArenaRepacksFloatMatrices() {
         for dtype in [DType.bf16, .f16] {
             let rows = 19, k = 45
@@ -160,6 +160,11 @@ final class FloatInterleaveTests: XCTestCase {
                     b.withUnsafeMutableBufferPointer { Kernels.matmul(xb.baseAddress!, tokens: 1, m, into: $0.baseAddress!) }
                 }
                 for r in 0..<rows { XCTAssertEqual(a[r], b[r], accuracy: 1e-5 * max(1, abs(b[r])), "\(dtype) row \(r)") }
+                setenv("PANGU_REPACK_FLOAT", "0", 1)
+                XCTAssertEqual(WeightArena().prepare(m, releaseSource: false).layout, .rowMajor)
+                XCTAssertFalse(WeightArena.willRepack(dtype, shape: [rows, k]))
+                unsetenv("PANGU_REPACK_FLOAT")
+                XCTAssertTrue(WeightArena.willRepack(dtype, shape: [rows, k]))
                 setenv("PANGU_REPACK", "0", 1)
                 defer { unsetenv("PANGU_REPACK") }
                 XCTAssertEqual(WeightArena().prepare(m, releaseSource: false).layout, .rowMajor)

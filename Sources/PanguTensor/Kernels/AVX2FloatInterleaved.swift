@@ -4,8 +4,8 @@
 // multiplied by two activation vectors; 4 accumulators per token (A and B of even and odd steps) keep 4
 // independent FMA chains in flight.
 //   bf16: one 32-byte load; A = v << 16 holds rows 0,2,4,6 of column 2s (lanes 0-3) and of column 2s+1 (lanes
-//         4-7), B = v & 0xFFFF0000 rows 1,3,5,7. Both are multiplied by [x[2s] ×4, x[2s+1] ×4], prepared once per
-//         call (16 bytes per column, L2-resident); the 8 row sums are untangled once per group.
+//         4-7), B = v & 0xFFFF0000 rows 1,3,5,7. Both are multiplied by [x[2s] ×4, x[2s+1] ×4] (one 8-byte
+//         broadcast + one `vpermps`); the 8 row sums are untangled once per group.
 //   f16:  `vcvtph2ps` of each 16-byte half: A = column 2s, B = column 2s+1, times broadcasts of x[2s], x[2s+1].
 // Every token's sums are formed in the same order whatever the number of tokens in the call, so one token gives
 // bit-identical results alone or in a batch (speculative verification and batched decoding rely on this).
@@ -29,12 +29,9 @@ protocol InterleavedFloatWiden {
 }
 
 enum BF16Widen: InterleavedFloatWiden {
-    static var preparedPerStep: Int { 8 }
+    static var preparedPerStep: Int { 2 }
     static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>) {
-        for s in 0..<((k + 1) / 2) {
-            let a = x[2 * s], b = 2 * s + 1 < k ? x[2 * s + 1] : 0
-            UnsafeMutableRawPointer(out + 8 * s).storeBytes(of: SIMD8<Float>(a, a, a, a, b, b, b, b), as: SIMD8<Float>.self)
-        }
+        F16Widen.prepare(x, k: k, into: out)
     }
     @inline(__always) static func widen(_ p: UnsafeRawPointer) -> (__m256, __m256) {
         split(ld256(p))
@@ -47,8 +44,11 @@ enum BF16Widen: InterleavedFloatWiden {
         (_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)),
          _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(Int32(bitPattern: 0xFFFF_0000)))))
     }
+    /// [x[2s] ×4, x[2s+1] ×4]: one 8-byte broadcast load and one lane permutation (the activation row stays
+    /// L1-sized, 4 bytes per column, instead of an expanded copy 4 times larger).
     @inline(__always) static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256) {
-        let v = UnsafeRawPointer(xp + 8 * s).loadUnaligned(as: SIMD8<Float>.self)
+        let pair = _mm256_castsi256_ps(_mm256_set1_epi64x(UnsafeRawPointer(xp + 2 * s).loadUnaligned(as: Int64.self)))
+        let v = _mm256_permutevar8x32_ps(pair, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1))
         return (v, v)
     }
     @inline(__always) static func finish(_ a: __m256, _ b: __m256) -> __m256 {
