@@ -1,8 +1,8 @@
 // AVX2 kernels for the row-interleaved bf16/f16 layout (byte layout in FloatInterleave.swift).
 //
 // A step is 32 bytes: two columns c = 2s, 2s+1 of the group's 8 rows. It is widened to two f32 vectors A, B and
-// multiplied by two activation vectors; 4 accumulators per token (A and B of even and odd steps) keep 4
-// independent FMA chains in flight.
+// multiplied by two activation vectors into two accumulators per group and token; several groups (or tokens) per
+// loop keep 8 independent FMA chains in flight.
 //   bf16: one 32-byte load; A = v << 16 holds rows 0,2,4,6 of column 2s (lanes 0-3) and of column 2s+1 (lanes
 //         4-7), B = v & 0xFFFF0000 rows 1,3,5,7. Both are multiplied by [x[2s] ×4, x[2s+1] ×4] (one 8-byte
 //         broadcast + one `vpermps`); the 8 row sums are untangled once per group.
@@ -78,20 +78,43 @@ enum F16Widen: InterleavedFloatWiden {
 enum AVX2FloatInterleaved {
     /// out[t * outStride + (r − 8·groups.lowerBound)] = W[r]·x[t] for the rows of `groups` (padding rows are not
     /// stored); `xp` holds `tokens` prepared activation rows of `preparedStride` floats (`W.prepare`).
+    /// One token: 4 groups at a time (4 read streams per thread, like the row-major kernel, and each activation
+    /// factor serves 4 groups); more tokens: 2 groups × 2 tokens. Every (group, token) pair has its own two
+    /// accumulators fed in the same order in every variant, so results do not depend on the number of tokens.
     static func gemm<W: InterleavedFloatWiden>(_: W.Type, _ w: WeightMatrix, groups: Range<Int>,
                                                xp: UnsafePointer<Float>, preparedStride: Int, tokens: Int,
                                                out: UnsafeMutablePointer<Float>, outStride: Int) {
         let k = w.cols, gb = FloatInterleave.groupBytes(k: k), r0 = 8 * groups.lowerBound
-        for g in groups {
-            let gp = w.data + g * gb, valid = min(8, w.rows - 8 * g)
-            let o = out + 8 * g - r0
-            var t = 0
-            while t + 2 <= tokens {
-                let (y0, y1) = group2(W.self, gp, k, xp + t * preparedStride, xp + (t + 1) * preparedStride)
-                store(y0, o + t * outStride, valid); store(y1, o + (t + 1) * outStride, valid)
-                t += 2
+        @inline(__always) func put(_ v: __m256, _ g: Int, _ t: Int) {
+            store(v, out + 8 * g - r0 + t * outStride, min(8, w.rows - 8 * g))
+        }
+        var g = groups.lowerBound
+        if tokens == 1 {
+            while g + 4 <= groups.upperBound {
+                let p = w.data + g * gb
+                let y = four(W.self, p, p + gb, p + 2 * gb, p + 3 * gb, k, xp)
+                put(y.0, g, 0); put(y.1, g + 1, 0); put(y.2, g + 2, 0); put(y.3, g + 3, 0)
+                g += 4
             }
-            if t < tokens { store(group1(W.self, gp, k, xp + t * preparedStride), o + t * outStride, valid) }
+        } else {
+            while g + 2 <= groups.upperBound {
+                let p = w.data + g * gb
+                var t = 0
+                while t + 2 <= tokens {
+                    let y = twoByTwo(W.self, p, p + gb, k, xp + t * preparedStride, xp + (t + 1) * preparedStride)
+                    put(y.0, g, t); put(y.1, g + 1, t); put(y.2, g, t + 1); put(y.3, g + 1, t + 1)
+                    t += 2
+                }
+                if t < tokens {
+                    put(one(W.self, p, k, xp + t * preparedStride), g, t)
+                    put(one(W.self, p + gb, k, xp + t * preparedStride), g + 1, t)
+                }
+                g += 2
+            }
+        }
+        while g < groups.upperBound {
+            for t in 0..<tokens { put(one(W.self, w.data + g * gb, k, xp + t * preparedStride), g, t) }
+            g += 1
         }
     }
 
@@ -105,59 +128,71 @@ enum AVX2FloatInterleaved {
 
     /// One group × one token: the 8 row sums.
     @inline(__always)
-    static func group1<W: InterleavedFloatWiden>(_: W.Type, _ gp: UnsafeRawPointer, _ k: Int,
-                                                 _ x: UnsafePointer<Float>) -> __m256 {
-        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
+    static func one<W: InterleavedFloatWiden>(_: W.Type, _ gp: UnsafeRawPointer, _ k: Int,
+                                              _ x: UnsafePointer<Float>) -> __m256 {
+        var a = SIMD8<Float>(), b = SIMD8<Float>()
         let full = k / 2
-        var s = 0, p = gp
-        while s + 2 <= full {
-            let (u0, v0) = W.widen(p), (xa0, xb0) = W.factors(x, s)
-            a0 = _mm256_fmadd_ps(u0, xa0, a0); b0 = _mm256_fmadd_ps(v0, xb0, b0)
-            let (u1, v1) = W.widen(p + 32), (xa1, xb1) = W.factors(x, s + 1)
-            a1 = _mm256_fmadd_ps(u1, xa1, a1); b1 = _mm256_fmadd_ps(v1, xb1, b1)
-            s += 2; p += 64
-        }
-        if s < full {
-            let (u0, v0) = W.widen(p), (xa0, xb0) = W.factors(x, s)
-            a0 = _mm256_fmadd_ps(u0, xa0, a0); b0 = _mm256_fmadd_ps(v0, xb0, b0)
-            s += 1; p += 32
+        for s in 0..<full {
+            let (u, v) = W.widen(gp + 32 * s), (xa, xb) = W.factors(x, s)
+            a = _mm256_fmadd_ps(u, xa, a); b = _mm256_fmadd_ps(v, xb, b)
         }
         if k % 2 == 1 {
-            let (u1, v1) = W.widenLone(p), (xa1, xb1) = W.factors(x, s)
-            a1 = _mm256_fmadd_ps(u1, xa1, a1); b1 = _mm256_fmadd_ps(v1, xb1, b1)
+            let (u, v) = W.widenLone(gp + 32 * full), (xa, xb) = W.factors(x, full)
+            a = _mm256_fmadd_ps(u, xa, a); b = _mm256_fmadd_ps(v, xb, b)
         }
-        return W.finish(a0 + a1, b0 + b1)
+        return W.finish(a, b)
     }
 
-    /// One group × two tokens: each step is widened once; per token exactly `group1`'s operations in its order.
+    /// Four groups × one token (same per-group operations as `one`).
     @inline(__always)
-    static func group2<W: InterleavedFloatWiden>(_: W.Type, _ gp: UnsafeRawPointer, _ k: Int,
-                                                 _ x: UnsafePointer<Float>, _ z: UnsafePointer<Float>) -> (__m256, __m256) {
+    static func four<W: InterleavedFloatWiden>(_: W.Type, _ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer,
+                                               _ p2: UnsafeRawPointer, _ p3: UnsafeRawPointer, _ k: Int,
+                                               _ x: UnsafePointer<Float>) -> (__m256, __m256, __m256, __m256) {
+        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
+        let full = k / 2
+        @inline(__always) func step(_ o: Int, _ xa: __m256, _ xb: __m256, lone: Bool) {
+            let (u0, v0) = lone ? W.widenLone(p0 + o) : W.widen(p0 + o)
+            a0 = _mm256_fmadd_ps(u0, xa, a0); b0 = _mm256_fmadd_ps(v0, xb, b0)
+            let (u1, v1) = lone ? W.widenLone(p1 + o) : W.widen(p1 + o)
+            a1 = _mm256_fmadd_ps(u1, xa, a1); b1 = _mm256_fmadd_ps(v1, xb, b1)
+            let (u2, v2) = lone ? W.widenLone(p2 + o) : W.widen(p2 + o)
+            a2 = _mm256_fmadd_ps(u2, xa, a2); b2 = _mm256_fmadd_ps(v2, xb, b2)
+            let (u3, v3) = lone ? W.widenLone(p3 + o) : W.widen(p3 + o)
+            a3 = _mm256_fmadd_ps(u3, xa, a3); b3 = _mm256_fmadd_ps(v3, xb, b3)
+        }
+        for s in 0..<full {
+            let (xa, xb) = W.factors(x, s)
+            step(32 * s, xa, xb, lone: false)
+        }
+        if k % 2 == 1 {
+            let (xa, xb) = W.factors(x, full)
+            step(32 * full, xa, xb, lone: true)
+        }
+        return (W.finish(a0, b0), W.finish(a1, b1), W.finish(a2, b2), W.finish(a3, b3))
+    }
+
+    /// Two groups × two tokens: (group 0, token 0), (group 1, token 0), (group 0, token 1), (group 1, token 1).
+    @inline(__always)
+    static func twoByTwo<W: InterleavedFloatWiden>(_: W.Type, _ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer,
+                                                   _ k: Int, _ x: UnsafePointer<Float>, _ z: UnsafePointer<Float>)
+        -> (__m256, __m256, __m256, __m256) {
         var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
         var c0 = SIMD8<Float>(), d0 = SIMD8<Float>(), c1 = SIMD8<Float>(), d1 = SIMD8<Float>()
         let full = k / 2
-        var s = 0, p = gp
-        while s + 2 <= full {
-            let (u0, v0) = W.widen(p), (xa0, xb0) = W.factors(x, s), (za0, zb0) = W.factors(z, s)
-            a0 = _mm256_fmadd_ps(u0, xa0, a0); b0 = _mm256_fmadd_ps(v0, xb0, b0)
-            c0 = _mm256_fmadd_ps(u0, za0, c0); d0 = _mm256_fmadd_ps(v0, zb0, d0)
-            let (u1, v1) = W.widen(p + 32), (xa1, xb1) = W.factors(x, s + 1), (za1, zb1) = W.factors(z, s + 1)
-            a1 = _mm256_fmadd_ps(u1, xa1, a1); b1 = _mm256_fmadd_ps(v1, xb1, b1)
-            c1 = _mm256_fmadd_ps(u1, za1, c1); d1 = _mm256_fmadd_ps(v1, zb1, d1)
-            s += 2; p += 64
+        @inline(__always) func step(_ s: Int, lone: Bool) {
+            let o = 32 * s
+            let (xa, xb) = W.factors(x, s), (za, zb) = W.factors(z, s)
+            let (u0, v0) = lone ? W.widenLone(p0 + o) : W.widen(p0 + o)
+            a0 = _mm256_fmadd_ps(u0, xa, a0); b0 = _mm256_fmadd_ps(v0, xb, b0)
+            c0 = _mm256_fmadd_ps(u0, za, c0); d0 = _mm256_fmadd_ps(v0, zb, d0)
+            let (u1, v1) = lone ? W.widenLone(p1 + o) : W.widen(p1 + o)
+            a1 = _mm256_fmadd_ps(u1, xa, a1); b1 = _mm256_fmadd_ps(v1, xb, b1)
+            c1 = _mm256_fmadd_ps(u1, za, c1); d1 = _mm256_fmadd_ps(v1, zb, d1)
         }
-        if s < full {
-            let (u0, v0) = W.widen(p), (xa0, xb0) = W.factors(x, s), (za0, zb0) = W.factors(z, s)
-            a0 = _mm256_fmadd_ps(u0, xa0, a0); b0 = _mm256_fmadd_ps(v0, xb0, b0)
-            c0 = _mm256_fmadd_ps(u0, za0, c0); d0 = _mm256_fmadd_ps(v0, zb0, d0)
-            s += 1; p += 32
-        }
-        if k % 2 == 1 {
-            let (u1, v1) = W.widenLone(p), (xa1, xb1) = W.factors(x, s), (za1, zb1) = W.factors(z, s)
-            a1 = _mm256_fmadd_ps(u1, xa1, a1); b1 = _mm256_fmadd_ps(v1, xb1, b1)
-            c1 = _mm256_fmadd_ps(u1, za1, c1); d1 = _mm256_fmadd_ps(v1, zb1, d1)
-        }
-        return (W.finish(a0 + a1, b0 + b1), W.finish(c0 + c1, d0 + d1))
+        for s in 0..<full { step(s, lone: false) }
+        if k % 2 == 1 { step(full, lone: true) }
+        return (W.finish(a0, b0), W.finish(a1, b1), W.finish(c0, d0), W.finish(c1, d1))
     }
 
     /// 8×8 transpose of 16-bit values: rows `rowBytes` apart at `src` → eight 16-byte columns at `dst`.
