@@ -1,9 +1,9 @@
 // Row-interleaved ("x8") layout for bf16 and f16 weights, built once at load time (see Docs/Performance.md).
 //
-// Why: the row-major float matvec dots 4 rows at a time, i.e. 4 far-apart read streams per thread, and DRAM
-// delivers ~15% less to many streams than to one. Here a group of 8 rows is stored column by column, so each
-// thread reads one forward stream, and one 16-byte load holds one column of 8 rows: widened to 8 floats it is
-// multiplied by one activation and the 8 row sums stay in the 8 lanes of a register (no horizontal sums).
+// Why: the row-major float matvec needs a horizontal sum per row and one activation load per row and step. Here a
+// group of 8 rows is stored column by column: one 16-byte load holds one column of 8 rows, widened to 8 floats it
+// is multiplied by one activation, and the 8 row sums stay in the 8 lanes of a register. The prefill panels are
+// then filled without a transposition.
 //
 // Group g (rows 8g..<8g+8) occupies bytes [16·k·g, 16·k·(g+1)) and column c of it is the 16 bytes at
 // 16·k·g + 16·c, holding rows 8g … 8g+7 as 2-byte values in order (row 8g+r at byte 2r):

@@ -1,7 +1,7 @@
 // Matrix products with bf16/f16 weights in the row-interleaved layout (FloatInterleave.swift).
 //
-// Few tokens (decode, speculative verification): each thread takes chunks of 4 groups (32 rows) and streams each
-// group front to back once per 2 tokens (AVX2FloatInterleaved). Prefill (T ≥ 24) is `PanelGEMM`'s 6 × 16
+// Few tokens (decode, speculative verification): each thread takes chunks of 4 groups (32 rows) and reads them
+// once per call (one token) or once per 2 tokens (AVX2FloatInterleaved). Prefill (T ≥ 24) is `PanelGEMM`'s 6 × 16
 // micro-kernel; its [kc][16] panels come straight from two groups, whose columns are already 8 rows wide, so
 // filling a panel is one widening load and one store per 8 values instead of a transposition.
 
