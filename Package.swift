@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "PanguModels", dependencies: ["PanguTensor", "PanguWeights"], swiftSettings: fastMath),
         // Layer 3: KV cache, sampler, token generation (token ids only).
         .target(name: "PanguRuntime", dependencies: ["PanguModels"], swiftSettings: fastMath),
+        // Constrained decoding: JSON / JSON Schema / tool-call grammars as LogitsConstraint over a vocabulary.
+        .target(name: "PanguGrammar", dependencies: ["PanguRuntime", "PanguTokenizer"], swiftSettings: fastMath),
         // Open MPI through pkg-config `ompi` (Debian: libopenmpi-dev; the mpirun launcher is in openmpi-bin).
         .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]),
         // Independent: MPI communicator wrapper and the expert-parallel split plan (Docs/ExpertParallel.md).
@@ -69,6 +71,8 @@ let package = Package(
         .testTarget(name: "PanguModelsTests", dependencies: ["PanguModels", "PanguRuntime", "PanguTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguCLITests", dependencies: ["pangu", "PanguTestSupport", "PanguWeights"]),
+        .testTarget(name: "PanguGrammarTests", dependencies: ["PanguGrammar", "PanguChat", "PanguTokenizer"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguDistributedTests", dependencies: ["PanguDistributed", "mpi-selftest"]),
         .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTestSupport"]),
     ]

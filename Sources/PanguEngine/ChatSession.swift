@@ -70,7 +70,9 @@ public final class ChatSession {
         var keepGoing = true
         let result: (text: String, tokens: [Int], finish: FinishReason)
         do {
-            result = try engine.stream(promptTokens: fresh, cache: cache, sampling: sampling, maxTokens: maxTokens) { piece in
+            // The cached prefix is part of the sequence: the repetition penalty covers it too.
+            result = try engine.stream(promptTokens: fresh, history: Array(tokens[..<reuse]), cache: cache,
+                                       sampling: sampling, maxTokens: maxTokens) { piece in
                 let delta = splitter.feed(piece)
                 if !delta.isEmpty { keepGoing = onDelta(delta) }
                 return keepGoing

@@ -93,28 +93,40 @@ public final class Engine: @unchecked Sendable {
                           onText: onText)
     }
 
-    /// Appends `promptTokens` to `cache` and streams generated text (special tokens kept, so reasoning markers
-    /// reach the caller's `ReasoningSplitter`).
-    func stream(promptTokens: [Int], cache: KVCache, sampling: SamplingParameters, maxTokens: Int,
-                onText: (String) -> Bool) throws -> (text: String, tokens: [Int], finish: FinishReason) {
+    /// Appends `promptTokens` to `cache` (which already holds `history`, counted by the repetition penalty) and
+    /// streams generated text (special tokens kept, so reasoning markers reach the caller's `ReasoningSplitter`).
+    func stream(promptTokens: [Int], history: [Int] = [], cache: KVCache, sampling: SamplingParameters,
+                maxTokens: Int, onText: (String) -> Bool) throws -> (text: String, tokens: [Int], finish: FinishReason) {
+        guard !promptTokens.isEmpty else { throw RuntimeError.invalidRequest("the prompt has no tokens") }
         let needed = cache.count + promptTokens.count
         if needed >= cache.maxPositions {
             throw EngineError.promptTooLong(tokens: needed, contextLength: cache.maxPositions)
         }
-        let budget = min(maxTokens, cache.maxPositions - needed)
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: false)
+        var request = GenerationRequest(prompt: promptTokens, sampling: sampling,
+                                        maxTokens: max(0, min(maxTokens, cache.maxPositions - needed)))
+        request.splitReasoning = false
+        let state = try GenerationState(request: request, history: history, eosTokenIds: eosTokenIds,
+                                        tokenizer: tokenizer)
         var text = ""
         var keepGoing = true
-        let generator = TokenGenerator(model: model, eosTokenIds: eosTokenIds)
-        let result = try generator.generate(prompt: promptTokens, cache: cache, sampling: sampling,
-                                            maxTokens: budget) { id in
-            let piece = detokenizer.append(id)
-            text += piece
-            if !piece.isEmpty { keepGoing = onText(piece) }
-            return keepGoing
+        func deliver(_ delta: GenerationDelta) {
+            guard !delta.content.isEmpty else { return }
+            text += delta.content
+            if keepGoing { keepGoing = onText(delta.content) }
         }
-        let tail = detokenizer.finish()
-        if !tail.isEmpty { text += tail; _ = onText(tail) }
-        return (text, result.tokens, result.finish)
+        if request.maxTokens > 0 {
+            var logits = try model.forward([SequenceStep(tokens: promptTokens, cache: cache)])[0]
+            while true {
+                let (delta, next) = try state.step(logits)
+                deliver(delta)
+                guard let next else { break }
+                if !keepGoing { deliver(state.cancel()); break }
+                logits = try model.forward([SequenceStep(tokens: [next], cache: cache)])[0]
+            }
+        } else {
+            deliver(state.cancel())
+        }
+        let finish: FinishReason = keepGoing ? (state.decoder.finish ?? .length) : .cancelled
+        return (text, state.decoder.generated, finish)
     }
 }

@@ -18,13 +18,12 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Context depth: tokens already in the cache before each test (like llama-bench -d).")
     var d: Int = 0
     @Option(name: .long, help: "KV cache storage: f32, f16 or q8_0.") var cacheType: String = "f32"
-    @Option(name: .long, help: "Draft model (same vocabulary) for a speculative generation test.") var draftModel: String?
-    @Option(name: .long, help: "Prompt-lookup drafting for the speculative test: longest n-gram matched.")
-    var lookupNgram: Int?
-    @Option(name: .long, help: "Most draft tokens per speculative round.") var draftMax: Int = 8
+    @OptionGroup(title: "Speculative generation test") var speculative: SpeculativeOptions
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Measure start-up instead: load time and time to the first token from process start (one load).")
     var cold = false
+
+    func validate() throws { try speculative.validate() }
 
     func run() throws {
         if let t { setenv("PANGU_THREADS", String(t), 1) }
@@ -35,15 +34,7 @@ struct Bench: ParsableCommand {
         resetPeakResidentBytes()
         let loaded = try ModelOptions.load(path: model, quiet: json, cacheType: cacheType)
         let m = loaded.model, info = m.info
-        let drafter: Drafter?
-        if let draftModel {
-            let draft = try ModelOptions.load(path: draftModel, quiet: json, cacheType: cacheType).model
-            drafter = ModelDrafter(model: draft)
-        } else if let lookupNgram {
-            drafter = PromptLookupDrafter(ngram: lookupNgram)
-        } else {
-            drafter = nil
-        }
+        let drafter = speculative.enabled ? try speculative.drafter(for: loaded) : nil
         var rng = SystemRandomNumberGenerator()
         func randomTokens(_ k: Int) -> [Int] { (0..<k).map { _ in Int.random(in: 0..<info.vocabularySize, using: &rng) } }
 
@@ -78,7 +69,8 @@ struct Bench: ParsableCommand {
             if n > 0, let drafter {
                 // Greedy speculative generation of n tokens (effective tokens/s: accepted + bonus tokens).
                 let cache = try deepCache()
-                let generator = try SpeculativeGenerator(model: m, drafter: drafter, eosTokenIds: [], draftMax: draftMax)
+                let generator = try SpeculativeGenerator(model: m, drafter: drafter, eosTokenIds: [],
+                                                         draftMax: speculative.draftMax)
                 let start = monotonicNanoseconds()
                 let result = try generator.generate(prompt: randomTokens(1), cache: cache, sampling: .greedy, maxTokens: n)
                 spec.append(Double(result.tokens.count) / (Double(monotonicNanoseconds() - start) / 1e9))

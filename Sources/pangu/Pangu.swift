@@ -17,9 +17,10 @@ struct Pangu: ParsableCommand {
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Checkpoint directory (config.json + safetensors). Default: the built-in tiny model.")
     var model: String?
+    @Option(name: .long, help: "KV cache storage: f32 (default), f16 or q8_0.") var cacheType: String = "f32"
 
     /// Loads the model, reading the weights up front with a progress bar for large checkpoints.
-    func load() throws -> LoadedModel { try ModelOptions.load(path: model) }
+    func load() throws -> LoadedModel { try ModelOptions.load(path: model, cacheType: cacheType) }
 
     /// Loads `path` (or the built-in model), showing a progress bar for checkpoints over 512 MB unless `quiet`.
     static func load(path: String?, quiet: Bool = false, cacheType: String = "f32") throws -> LoadedModel {

@@ -69,6 +69,27 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(ids, Array(golden.greedy_new_tokens.prefix(ids.count)))
     }
 
+    /// Speculative decoding (prompt lookup, a draft model) gives the plain greedy tokens; a draft model with
+    /// another vocabulary is refused.
+    func testSpeculativeGenerateEqualsPlainGreedy() throws {
+        let dir = fixtures.appendingPathComponent("tiny-f32")
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: dir.appendingPathComponent("golden.json")))
+        let base = ["generate", "--model", dir.path, "--greedy", "--max-tokens", "16",
+                    "--token-ids", golden.prompt_ids.map(String.init).joined(separator: ",")]
+        func ids(_ out: String) -> [Int] { out.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) } }
+        let plain = try run(base)
+        XCTAssertEqual(plain.status, 0, plain.err)
+        for extra in [["--lookup-ngram", "2"], ["--draft-model", dir.path, "--draft-max", "3"]] {
+            let r = try run(base + extra)
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertEqual(ids(r.out), ids(plain.out), "\(extra)")
+            XCTAssertTrue(r.err.contains("speculative:"), r.err)
+        }
+        let bad = try run(base + ["--draft-model", fixtures.appendingPathComponent("tiny-f16").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("vocabulary"), bad.err)
+    }
+
     func testInspectReportsShapesAndParameters() throws {
         let r = try run(["inspect", fixtures.appendingPathComponent("tiny-bf16").path])
         XCTAssertEqual(r.status, 0, r.err)

@@ -29,6 +29,23 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertEqual(e.tokenizer.decode(direct.tokens, skipSpecialTokens: false), second.raw)
     }
 
+    /// The repetition penalty covers the whole conversation: a turn that reuses the cache must pick the same tokens
+    /// as a fresh run over the full prompt (which penalises every prompt token, as Hugging Face does).
+    func testRepetitionPenaltyCoversTheCachedPrefix() throws {
+        let e = Self.engine
+        var sampling = SamplingParameters.greedy
+        sampling.repetitionPenalty = 1.8
+        let s = ChatSession(engine: e, system: "be brief", thinking: .fast, sampling: sampling, maxTokens: 12)
+        _ = try s.send("hello there hello there")
+        let second = try s.send("hello again")
+        XCTAssertGreaterThan(second.reusedTokens, 0)
+        let prompt = try e.templates.prompt(messages: Array(s.messages.dropLast()), thinking: .fast)
+        let ids = e.tokenizer.encode(prompt, addSpecialTokens: true)
+        let generator = TokenGenerator(model: e.model, eosTokenIds: e.eosTokenIds)
+        let direct = try generator.generate(prompt: ids, cache: e.model.makeCache(), sampling: sampling, maxTokens: 12)
+        XCTAssertEqual(e.tokenizer.decode(direct.tokens, skipSpecialTokens: false), second.raw)
+    }
+
     func testStreamedTextEqualsDecodeAndThinkingModeIsRendered() throws {
         let e = Self.engine
         var streamed = ""

@@ -9,6 +9,12 @@ import Darwin
 
 /// Optimised, multi-threaded kernels over raw f32 buffers.
 public enum Kernels {
+    /// When true, every matrix product sums each output row in one fixed order whatever the number of tokens in
+    /// the call, so a sequence's logits are bit-identical alone or batched with others (the server sets it).
+    /// Costs prefill speed on float weights (the panel GEMM is skipped); quantised and decode paths are invariant
+    /// either way. Set it before running the model, not while a forward pass is in flight.
+    nonisolated(unsafe) public static var batchInvariant = false
+
     /// y[T, N] = x[T, K] · Wᵀ (+ bias[N]). Float weights are widened in-register; quantised weights use
     /// integer dot products on quantised activations (`QuantKernels`).
     public static func matmul(_ x: UnsafePointer<Float>, tokens: Int, _ w: WeightMatrix, bias: WeightVector? = nil,

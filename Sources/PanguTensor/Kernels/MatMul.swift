@@ -4,8 +4,10 @@
 // Layout: x is [T, K] row-major f32, W is [N, K] (PyTorch order), y is [T, N]: y = x·Wᵀ (+ b).
 // Decode (T = 1) is memory-bound: each thread streams its rows of W once, four rows at a time so the core has
 // four independent load streams. A few tokens (T < 24) use a 2-row × 4-token register tile straight on W, with
-// K blocked so the W and x slices stay in L2. Prefill proper (T ≥ 24) is compute-bound and uses `PanelGEMM`
-// below: W is widened once per 16-row panel and K block, then a 6-token × 16-row micro-kernel runs over it.
+// K blocked so the W and x slices stay in L2. Both sum every output in the same order, so a row's result does not
+// depend on the batch. Prefill proper (T ≥ 24) is compute-bound and uses `PanelGEMM` below (W widened once per
+// 16-row panel and K block, then a 6-token × 16-row micro-kernel), which sums in another order; with
+// `Kernels.batchInvariant` set the tile kernel serves every T instead.
 
 /// Loads eight consecutive weights of one storage type as floats.
 @usableFromInline protocol RowLoader {
@@ -94,49 +96,111 @@ enum FloatMatMul {
             }
             return
         }
+        if Kernels.batchInvariant {
+            // The panel GEMM sums each output in a different order than the kernels above; skip it so prompts and
+            // decode steps give bit-identical rows whatever the batch (Docs/Serving.md).
+            let rowBlocks = (n + prefillRowBlock - 1) / prefillRowBlock
+            let tokenBlock = 64
+            let tokenBlocks = (tokens + tokenBlock - 1) / tokenBlock
+            pool.parallelFor(chunks: rowBlocks * tokenBlocks) { item in
+                let rb = item % rowBlocks, tb = item / rowBlocks
+                let rows = (rb * prefillRowBlock)..<min(n, (rb + 1) * prefillRowBlock)
+                prefillTile(L.self, x, w, rows, (tb * tokenBlock)..<min(tokens, (tb + 1) * tokenBlock), y, ldy: n)
+            }
+            return
+        }
         PanelGEMM.run(L.self, x, tokens: tokens, w, y, pool)
     }
 
-    /// y[r] = W[r]·x for r in rows (one token).
+    /// y[r] = W[r]·x for r in rows (one token), eight rows at a time so the core has eight load streams and FMA
+    /// chains.
+    ///
+    /// Summation order (shared by every float path, so a row's result never depends on how many tokens are in
+    /// the call — batch invariance, Docs/Serving.md): per K block of `prefillKBlock`, one SIMD8 accumulator over
+    /// the 8-wide steps, its horizontal sum, then the scalar tail; the block sums are added to y in order.
     @inline(__always)
     static func decodeRows<L: RowLoader>(_: L.Type, _ x: UnsafePointer<Float>, _ w: WeightMatrix, _ rows: Range<Int>,
                                          _ y: UnsafeMutablePointer<Float>) {
-        let k = w.cols, k8 = k & ~7
+        let k = w.cols
         var r = rows.lowerBound
+        // Eight rows per pass: eight independent FMA chains keep the loads flowing (one chain per row, since the
+        // order within a row is fixed).
+        while r + 8 <= rows.upperBound {
+            let p0 = w.row(r), p1 = w.row(r + 1), p2 = w.row(r + 2), p3 = w.row(r + 3)
+            let p4 = w.row(r + 4), p5 = w.row(r + 5), p6 = w.row(r + 6), p7 = w.row(r + 7)
+            var y0: Float = 0, y1: Float = 0, y2: Float = 0, y3: Float = 0
+            var y4: Float = 0, y5: Float = 0, y6: Float = 0, y7: Float = 0
+            var kb = 0
+            while kb < k {
+                let ke = min(k, kb + prefillKBlock)
+                let vecEnd = kb + ((ke - kb) & ~7)
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+                var i = kb
+                while i < vecEnd {
+                    let xv = loadX(x, i)
+                    a0.addProduct(L.load8(p0, i), xv); a1.addProduct(L.load8(p1, i), xv)
+                    a2.addProduct(L.load8(p2, i), xv); a3.addProduct(L.load8(p3, i), xv)
+                    a4.addProduct(L.load8(p4, i), xv); a5.addProduct(L.load8(p5, i), xv)
+                    a6.addProduct(L.load8(p6, i), xv); a7.addProduct(L.load8(p7, i), xv)
+                    i += 8
+                }
+                var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+                var s4 = a4.sum(), s5 = a5.sum(), s6 = a6.sum(), s7 = a7.sum()
+                while i < ke {
+                    let xv = x[i]
+                    s0 += L.load1(p0, i) * xv; s1 += L.load1(p1, i) * xv
+                    s2 += L.load1(p2, i) * xv; s3 += L.load1(p3, i) * xv
+                    s4 += L.load1(p4, i) * xv; s5 += L.load1(p5, i) * xv
+                    s6 += L.load1(p6, i) * xv; s7 += L.load1(p7, i) * xv
+                    i += 1
+                }
+                y0 += s0; y1 += s1; y2 += s2; y3 += s3; y4 += s4; y5 += s5; y6 += s6; y7 += s7
+                kb = ke
+            }
+            y[r] = y0; y[r + 1] = y1; y[r + 2] = y2; y[r + 3] = y3
+            y[r + 4] = y4; y[r + 5] = y5; y[r + 6] = y6; y[r + 7] = y7
+            r += 8
+        }
         while r + 4 <= rows.upperBound {
             let p0 = w.row(r), p1 = w.row(r + 1), p2 = w.row(r + 2), p3 = w.row(r + 3)
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-            var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
-            var i = 0
-            // Two k-steps per iteration with separate accumulators: more loads in flight per row stream.
-            while i + 16 <= k8 {
-                let xv = loadX(x, i), xw = loadX(x, i + 8)
-                a0.addProduct(L.load8(p0, i), xv); b0.addProduct(L.load8(p0, i + 8), xw)
-                a1.addProduct(L.load8(p1, i), xv); b1.addProduct(L.load8(p1, i + 8), xw)
-                a2.addProduct(L.load8(p2, i), xv); b2.addProduct(L.load8(p2, i + 8), xw)
-                a3.addProduct(L.load8(p3, i), xv); b3.addProduct(L.load8(p3, i + 8), xw)
-                i += 16
+            var y0: Float = 0, y1: Float = 0, y2: Float = 0, y3: Float = 0
+            var kb = 0
+            while kb < k {
+                let ke = min(k, kb + prefillKBlock)
+                let vecEnd = kb + ((ke - kb) & ~7)
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var i = kb
+                while i < vecEnd {
+                    let xv = loadX(x, i)
+                    a0.addProduct(L.load8(p0, i), xv)
+                    a1.addProduct(L.load8(p1, i), xv)
+                    a2.addProduct(L.load8(p2, i), xv)
+                    a3.addProduct(L.load8(p3, i), xv)
+                    i += 8
+                }
+                var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+                while i < ke {
+                    let xv = x[i]
+                    s0 += L.load1(p0, i) * xv; s1 += L.load1(p1, i) * xv
+                    s2 += L.load1(p2, i) * xv; s3 += L.load1(p3, i) * xv
+                    i += 1
+                }
+                y0 += s0; y1 += s1; y2 += s2; y3 += s3
+                kb = ke
             }
-            while i < k8 {
-                let xv = loadX(x, i)
-                a0.addProduct(L.load8(p0, i), xv)
-                a1.addProduct(L.load8(p1, i), xv)
-                a2.addProduct(L.load8(p2, i), xv)
-                a3.addProduct(L.load8(p3, i), xv)
-                i += 8
-            }
-            var s0 = (a0 + b0).sum(), s1 = (a1 + b1).sum(), s2 = (a2 + b2).sum(), s3 = (a3 + b3).sum()
-            while i < k {
-                let xv = x[i]
-                s0 += L.load1(p0, i) * xv; s1 += L.load1(p1, i) * xv
-                s2 += L.load1(p2, i) * xv; s3 += L.load1(p3, i) * xv
-                i += 1
-            }
-            y[r] = s0; y[r + 1] = s1; y[r + 2] = s2; y[r + 3] = s3
+            y[r] = y0; y[r + 1] = y1; y[r + 2] = y2; y[r + 3] = y3
             r += 4
         }
         while r < rows.upperBound {
-            y[r] = dot(L.self, w.row(r), x, 0, k)
+            var acc: Float = 0
+            var kb = 0
+            while kb < k {
+                let ke = min(k, kb + prefillKBlock)
+                acc += dot(L.self, w.row(r), x, kb, ke)
+                kb = ke
+            }
+            y[r] = acc
             r += 1
         }
     }

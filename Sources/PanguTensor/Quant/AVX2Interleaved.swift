@@ -61,17 +61,17 @@ enum AVX2Interleaved {
         let g0 = groups.lowerBound
         if tokens == 1 {
             for g in groups {
-                var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+                // One accumulator, blocks in order: the same float operations as one token of the prefill tile,
+                // so a row's result does not depend on how many tokens share the call (batch invariance).
+                var acc = _mm256_setzero_ps()
                 var rec = w + g * nb * 144
-                var b = 0
-                @inline(__always) func step(_ b: Int, _ rec: UnsafeRawPointer, _ acc: inout __m256) {
+                for b in 0..<nb {
                     let x = aux + 8 * b
                     let d = _mm256_mul_ps(scales(rec), _mm256_set1_ps(x.load(as: Float.self)))
                     acc = _mm256_fmadd_ps(blockSum(unpack(rec), qx + 34 * b, x.load(fromByteOffset: 4, as: Int32.self)), d, acc)
+                    rec += 144
                 }
-                while b + 1 < nb { step(b, rec, &acc0); step(b + 1, rec + 144, &acc1); rec += 288; b += 2 }
-                if b < nb { step(b, rec, &acc0) }
-                store8(_mm256_add_ps(acc0, acc1), out + 8 * (g - g0))
+                store8(acc, out + 8 * (g - g0))
             }
             return
         }
@@ -106,7 +106,8 @@ enum AVX2Interleaved {
         let g0 = groups.lowerBound
         if tokens == 1 {
             for g in groups {
-                var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+                // One accumulator, blocks in order, as in the prefill tile (batch invariance).
+                var acc = _mm256_setzero_ps()
                 var rec = w + g * nb * 272
                 @inline(__always) func step(_ b: Int, _ rec: UnsafeRawPointer, _ acc: inout __m256) {
                     let ap = qx + 34 * b
@@ -119,10 +120,8 @@ enum AVX2Interleaved {
                     let d = _mm256_mul_ps(scales(rec), _mm256_set1_ps((aux + 8 * b).load(as: Float.self)))
                     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), d, acc)
                 }
-                var b = 0
-                while b + 1 < nb { step(b, rec, &acc0); step(b + 1, rec + 272, &acc1); rec += 544; b += 2 }
-                if b < nb { step(b, rec, &acc0) }
-                store8(_mm256_add_ps(acc0, acc1), out + 8 * (g - g0))
+                for b in 0..<nb { step(b, rec, &acc); rec += 272 }
+                store8(acc, out + 8 * (g - g0))
             }
             return
         }

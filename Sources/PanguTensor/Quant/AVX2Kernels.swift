@@ -161,7 +161,8 @@ enum AVX2Kernels {
         if tokens == 1 {
             for r in rows {
                 let w = weights + r * wrb
-                var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+                // One accumulator, blocks in order, as in the prefill tile (batch invariance).
+                var acc = _mm256_setzero_ps()
                 var mins: Float = 0
                 @inline(__always) func block(_ b: Int, _ acc: inout __m256) {
                     let wp = w + b * F.bytes, ap = qx + b * ab
@@ -170,10 +171,8 @@ enum AVX2Kernels {
                     acc = _mm256_fmadd_ps(s, _mm256_set1_ps(HalfConversion.loadF16(wp) * HalfConversion.loadF16(ap)), acc)
                     if !F.symmetric { mins += HalfConversion.loadF16(wp, F.minOffset) * HalfConversion.loadF16(ap, 2) }
                 }
-                var b = 0
-                while b + 1 < nb { block(b, &acc0); block(b + 1, &acc1); b += 2 }
-                if b < nb { block(b, &acc0) }
-                out[r - rows.lowerBound] = hsum(_mm256_add_ps(acc0, acc1)) + mins
+                for b in 0..<nb { block(b, &acc) }
+                out[r - rows.lowerBound] = hsum(acc) + mins
             }
             return
         }

@@ -191,15 +191,10 @@ extension AVX2Kernels {
         for r in rows {
             let w = weights + r * wrb
             if tokens == 1 {
-                var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps()
-                var b = 0
-                while b + 1 < nb {
-                    a0 = superDotFused(dtype, w + b * wb, qx + b * 292, a0)
-                    a1 = superDotFused(dtype, w + (b + 1) * wb, qx + (b + 1) * 292, a1)
-                    b += 2
-                }
-                if b < nb { a0 = superDotFused(dtype, w + b * wb, qx + b * 292, a0) }
-                out[r - rows.lowerBound] = hsum(_mm256_add_ps(a0, a1))
+                // One accumulator, super-blocks in order, as in the prefill path (batch invariance).
+                var a0 = _mm256_setzero_ps()
+                for b in 0..<nb { a0 = superDotFused(dtype, w + b * wb, qx + b * 292, a0) }
+                out[r - rows.lowerBound] = hsum(a0)
                 continue
             }
             for t in 0..<tokens { acc[t] = _mm256_setzero_ps() }

@@ -1,0 +1,471 @@
+// Continuous-batching scheduler: one thread owns the model and every KV cache; callers only hand it requests
+// through a locked queue and read events from an AsyncThrowingStream. Each step runs ONE forward pass holding one
+// decode token of every running sequence plus, within a token budget, a chunk of the prompts still being
+// prefilled, so a long prompt never stalls the running streams. New requests join between steps.
+// Design notes and the request life cycle: Docs/Serving.md.
+import Foundation
+import PanguModels
+import PanguRuntime
+import PanguTensor
+import PanguTokenizer
+
+/// Errors the scheduler throws at submission (the HTTP layer maps them to status codes).
+public enum SchedulerError: Error, CustomStringConvertible, Equatable {
+    /// The waiting queue is full (HTTP 503 + Retry-After).
+    case queueFull(waiting: Int)
+    /// Prompt + max tokens exceed the per-request context (HTTP 400).
+    case contextExceeded(promptTokens: Int, maxTokens: Int, limit: Int)
+    /// The request itself is invalid (HTTP 400).
+    case invalidRequest(String)
+    /// The scheduler is shutting down or stopped (HTTP 503).
+    case shuttingDown
+    /// A forward pass failed; every sequence in that step ends with this error.
+    case modelFailed(String)
+
+    public var description: String {
+        switch self {
+        case let .queueFull(waiting): return "the server is busy: \(waiting) requests are already waiting"
+        case let .contextExceeded(prompt, maxTokens, limit):
+            return "the prompt has \(prompt) tokens and up to \(maxTokens) may be generated, but the context limit is "
+                + "\(limit) tokens per request"
+        case let .invalidRequest(detail): return detail
+        case .shuttingDown: return "the server is shutting down"
+        case let .modelFailed(detail): return "the model failed: \(detail)"
+        }
+    }
+}
+
+/// Counters for monitoring. A snapshot; totals count since the scheduler started.
+public struct SchedulerMetrics: Sendable, Equatable {
+    /// Sequences being prefilled or decoded.
+    public var running = 0
+    /// Requests queued for a free slot.
+    public var waiting = 0
+    /// Tokens generated (all sequences).
+    public var generatedTokens = 0
+    /// Prompt tokens submitted, and those of them whose keys/values came from the prefix cache.
+    public var promptTokens = 0
+    public var cachedPromptTokens = 0
+    /// Forward steps run, their total and last wall time in seconds, and the tokens in the last step.
+    public var steps = 0
+    public var stepSeconds = 0.0
+    public var lastStepSeconds = 0.0
+    public var lastStepTokens = 0
+    /// Requests finished, by outcome.
+    public var completed = 0
+    public var cancelled = 0
+    public var failed = 0
+    public var rejected = 0
+    /// Bytes of KV-cache blocks in use (running sequences and the prefix cache).
+    public var kvCacheBytes = 0
+}
+
+/// Runs `GenerationRequest`s on one model with continuous batching. Its thread runs until `shutdown`, which also
+/// keeps the scheduler alive until then. Creating one sets `Kernels.batchInvariant` for the process.
+public final class Scheduler: GenerationService, @unchecked Sendable {
+    /// Limits and tuning.
+    public struct Configuration: Sendable {
+        /// Most sequences decoded together.
+        public var parallel: Int = 4
+        /// Most requests waiting for a slot; more are rejected with `SchedulerError.queueFull`.
+        public var maxWaiting: Int = 64
+        /// Most tokens (prompt + generated) per request; nil = the model's context length.
+        public var contextLimit: Int?
+        /// Most prompt tokens prefilled per step (all prefilling sequences together).
+        public var prefillChunk: Int = 256
+        /// Finished sequences' caches kept for prefix reuse (0 = off). Running sequences are shared from too.
+        public var prefixCacheEntries: Int = 4
+        /// KV-cache element type; nil = the model's (`LanguageModel.kvCacheType`, set from `--cache-type`).
+        public var cacheType: KVElementType?
+        /// KV-cache budget in positions (all sequences together, prefix cache included); nil = `parallel` ×
+        /// `contextLimit`, so every running sequence can always reach its limit. Sequences are admitted only when
+        /// the blocks for their whole prompt + max tokens are free.
+        public var kvPositions: Int?
+
+        /// Creates a configuration.
+        public init(parallel: Int = 4, maxWaiting: Int = 64, contextLimit: Int? = nil, prefillChunk: Int = 256,
+                    prefixCacheEntries: Int = 4, cacheType: KVElementType? = nil, kvPositions: Int? = nil) {
+            self.parallel = parallel
+            self.maxWaiting = maxWaiting
+            self.contextLimit = contextLimit
+            self.prefillChunk = prefillChunk
+            self.prefixCacheEntries = prefixCacheEntries
+            self.cacheType = cacheType
+            self.kvPositions = kvPositions
+        }
+    }
+
+    /// The configuration in force (contextLimit resolved).
+    public let configuration: Configuration
+    /// Called on the scheduler thread after every forward step with fresh counters (keep it cheap: it delays
+    /// the next step). May be set at any time.
+    public var onStep: (@Sendable (SchedulerMetrics) -> Void)? {
+        get { condition.lock(); defer { condition.unlock() }; return stepHook }
+        set { condition.lock(); stepHook = newValue; condition.unlock() }
+    }
+    private var stepHook: (@Sendable (SchedulerMetrics) -> Void)?
+    private let model: LanguageModel
+    private let tokenizer: HuggingFaceTokenizer
+    private let eosTokenIds: [Int]
+    private let contextLimit: Int
+
+    // Shared with submitters, guarded by `condition`.
+    private let condition = NSCondition()
+    private var waiting: [ActiveSequence] = []
+    private var cancelledIDs: Set<Int> = []
+    private var nextID = 0
+    private var stopping: StopMode?
+    private var stopped = false
+    private var sharedMetrics = SchedulerMetrics()
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+
+    // Owned by the scheduler thread.
+    private var running: [ActiveSequence] = []
+    private let prefixes: PrefixCache
+
+    private enum StopMode { case finish, cancel }
+
+    /// Starts the scheduler thread for `engine`'s model.
+    public convenience init(engine: Engine, configuration: Configuration = Configuration()) throws {
+        try self.init(model: engine.model, tokenizer: engine.tokenizer, eosTokenIds: engine.eosTokenIds,
+                      configuration: configuration)
+    }
+
+    /// Starts the scheduler thread.
+    public init(model: LanguageModel, tokenizer: HuggingFaceTokenizer, eosTokenIds: [Int],
+                configuration: Configuration = Configuration()) throws {
+        guard configuration.parallel >= 1, configuration.maxWaiting >= 0, configuration.prefillChunk >= 1,
+              configuration.prefixCacheEntries >= 0 else {
+            throw SchedulerError.invalidRequest("scheduler configuration: parallel and prefill chunk must be ≥ 1")
+        }
+        let limit = configuration.contextLimit ?? model.info.contextLength
+        guard limit >= 2, limit <= model.info.contextLength else {
+            throw SchedulerError.invalidRequest(
+                "context limit \(limit) must be between 2 and the model's context length \(model.info.contextLength)")
+        }
+        var resolved = configuration
+        resolved.contextLimit = limit
+        // One spare block per sequence: a shared last prefix block is copied before the first write into it.
+        let positions = configuration.kvPositions ?? configuration.parallel * (limit + KVBlockPool.blockSize)
+        guard KVBlockPool.blocks(for: positions) >= KVBlockPool.blocks(for: limit) + 1 else {
+            throw SchedulerError.invalidRequest(
+                "a KV budget of \(positions) positions cannot hold one request of \(limit) tokens")
+        }
+        resolved.kvPositions = positions
+        let cacheType = configuration.cacheType ?? model.kvCacheType
+        guard cacheType.supports(headDim: model.info.headDim) else {
+            throw SchedulerError.invalidRequest("cache type \(cacheType.rawValue) needs a head size that is a multiple "
+                                                + "of 32; this model's is \(model.info.headDim)")
+        }
+        resolved.cacheType = cacheType
+        self.configuration = resolved
+        self.model = model
+        self.tokenizer = tokenizer
+        self.eosTokenIds = eosTokenIds
+        contextLimit = limit
+        prefixes = PrefixCache(model: model, pool: model.makePool(elementType: cacheType, positions: positions),
+                               maxPositions: limit, capacity: configuration.prefixCacheEntries)
+        // A request's output must not depend on what else is batched with it.
+        Kernels.batchInvariant = true
+        let thread = Thread { [self] in loop() }
+        thread.name = "pangu-scheduler"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Current counters.
+    public var metrics: SchedulerMetrics {
+        condition.lock(); defer { condition.unlock() }
+        return sharedMetrics
+    }
+
+    public func submit(_ request: GenerationRequest) throws -> AsyncThrowingStream<GenerationEvent, Error> {
+        let vocab = model.info.vocabularySize
+        guard !request.prompt.isEmpty else { throw SchedulerError.invalidRequest("the prompt has no tokens") }
+        if let bad = request.prompt.firstIndex(where: { $0 < 0 || $0 >= vocab }) {
+            throw SchedulerError.invalidRequest(
+                "prompt token \(request.prompt[bad]) at position \(bad) is outside the vocabulary (\(vocab) ids)")
+        }
+        guard request.maxTokens >= 0 else { throw SchedulerError.invalidRequest("max tokens must be ≥ 0") }
+        if request.prompt.count + request.maxTokens > contextLimit {
+            throw SchedulerError.contextExceeded(promptTokens: request.prompt.count, maxTokens: request.maxTokens,
+                                                 limit: contextLimit)
+        }
+        // Build the per-sequence state here, so bad settings (penalties, stop strings, a constraint that fails
+        // to build) are rejected at submission.
+        let state: GenerationState
+        do {
+            state = try GenerationState(request: request, eosTokenIds: eosTokenIds, tokenizer: tokenizer)
+        } catch {
+            throw SchedulerError.invalidRequest("\(error)")
+        }
+        let (stream, continuation) = AsyncThrowingStream<GenerationEvent, Error>.makeStream()
+        condition.lock()
+        defer { condition.unlock() }
+        if stopping != nil || stopped { throw SchedulerError.shuttingDown }
+        if waiting.count >= configuration.maxWaiting {
+            sharedMetrics.rejected += 1
+            throw SchedulerError.queueFull(waiting: waiting.count)
+        }
+        let id = nextID
+        nextID += 1
+        waiting.append(ActiveSequence(id: id, prompt: request.prompt, state: state, continuation: continuation))
+        sharedMetrics.waiting = waiting.count
+        sharedMetrics.promptTokens += request.prompt.count
+        continuation.onTermination = { [weak self] reason in
+            // Fires on consumer cancellation and also after we finish the stream ourselves (harmless then).
+            guard let self, case .cancelled = reason else { return }
+            self.condition.lock()
+            self.cancelledIDs.insert(id)
+            self.condition.signal()
+            self.condition.unlock()
+        }
+        condition.signal()
+        return stream
+    }
+
+    /// Stops accepting requests, then either lets in-flight and waiting requests finish (`cancelInFlight` false)
+    /// or ends them at once with a `cancelled` summary, and stops the thread. Returns when the thread has exited.
+    public func shutdown(cancelInFlight: Bool) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            if stopped {
+                condition.unlock()
+                c.resume()
+                return
+            }
+            if stopping != .cancel { stopping = cancelInFlight ? .cancel : .finish }
+            stopWaiters.append(c)
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    // MARK: - Scheduler thread
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while waiting.isEmpty && running.isEmpty && cancelledIDs.isEmpty && stopping == nil {
+                condition.wait()
+            }
+            let cancelled = cancelledIDs
+            cancelledIDs = []
+            var mode = stopping
+            var admitted: [ActiveSequence] = []
+            if mode == .cancel {
+                admitted = waiting
+                waiting = []
+            } else {
+                waiting.removeAll { s in
+                    if cancelled.contains(s.id) { admitted.append(s); s.cancelledByClient = true; return true }
+                    return false
+                }
+                // First come, first served, while a slot and the blocks for the whole request are free.
+                var committed = running.reduce(0) { $0 + max(0, Self.worstBlocks($1) - ($1.cache?.blockCount ?? 0)) }
+                var slots = configuration.parallel - running.count
+                while slots > 0, let head = waiting.first {
+                    let need = Self.worstBlocks(head)
+                    while prefixes.pool.freeBlocks - committed < need && prefixes.evictOne() {}
+                    guard prefixes.pool.freeBlocks - committed >= need else { break }
+                    admitted.append(waiting.removeFirst())
+                    committed += need
+                    slots -= 1
+                }
+            }
+            sharedMetrics.waiting = waiting.count
+            condition.unlock()
+
+            for s in running where cancelled.contains(s.id) { s.cancelledByClient = true }
+            for s in admitted {
+                if s.cancelledByClient || mode == .cancel {
+                    end(s, cancelled: true)
+                } else {
+                    admit(s)
+                }
+            }
+            if mode == .cancel {
+                for s in running { end(s, cancelled: true) }
+                running = []
+            }
+            running.removeAll { s in
+                if s.cancelledByClient { end(s, cancelled: true); return true }
+                return false
+            }
+            if !running.isEmpty { runStep() }
+
+            let kvBytes = (prefixes.pool.capacity - prefixes.pool.freeBlocks) * prefixes.pool.blockBytes
+            condition.lock()
+            sharedMetrics.running = running.count
+            sharedMetrics.kvCacheBytes = kvBytes
+            mode = stopping
+            if mode != nil && running.isEmpty && (waiting.isEmpty || mode == .cancel) {
+                for s in waiting { s.continuation.yield(.finished(summary(s))); s.continuation.finish() }
+                waiting = []
+                stopped = true
+                let waiters = stopWaiters
+                stopWaiters = []
+                condition.unlock()
+                for w in waiters { w.resume() }
+                return
+            }
+            condition.unlock()
+        }
+    }
+
+    /// Gives `s` a cache (with the longest reusable prefix) and starts its prefill.
+    private func admit(_ s: ActiveSequence) {
+        if s.state.decoder.finish != nil {
+            // max tokens 0: nothing to run.
+            end(s, cancelled: true)
+            return
+        }
+        let shareable = running.compactMap { r in
+            r.cache.map { CachedTokens(cache: $0, tokens: Array(r.prompt.prefix(r.prefilled))) }
+        }
+        let (cache, reused) = prefixes.acquire(prompt: s.prompt, running: shareable)
+        s.cache = cache
+        s.cachedPrompt = reused
+        s.prefilled = reused
+        running.append(s)
+        condition.lock()
+        sharedMetrics.cachedPromptTokens += reused
+        condition.unlock()
+    }
+
+    /// One forward pass: every decoding sequence's next token, plus prompt chunks within the prefill budget.
+    private func runStep() {
+        var steps: [SequenceStep] = []
+        var members: [ActiveSequence] = []
+        var budget = configuration.prefillChunk
+        for s in running {
+            if let next = s.next {
+                steps.append(SequenceStep(tokens: [next], cache: s.cache!))
+                members.append(s)
+            } else if budget > 0 {
+                let n = min(budget, s.prompt.count - s.prefilled)
+                steps.append(SequenceStep(tokens: Array(s.prompt[s.prefilled..<(s.prefilled + n)]), cache: s.cache!))
+                members.append(s)
+                s.chunk = n
+                budget -= n
+            }
+        }
+        guard !steps.isEmpty else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let outputs: [[Float]]
+        do {
+            outputs = try model.forward(steps)
+        } catch {
+            for s in members { fail(s, SchedulerError.modelFailed("\(error)")) }
+            running.removeAll { s in members.contains { $0 === s } }
+            return
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var generated = 0
+        var ended: [ActiveSequence] = []
+        for (s, logits) in zip(members, outputs) {
+            if s.next == nil {
+                s.prefilled += s.chunk
+                s.chunk = 0
+                if s.prefilled < s.prompt.count { continue }  // more prompt to run
+            }
+            let before = s.state.decoder.generated.count
+            do {
+                let (delta, next) = try s.state.step(logits)
+                if s.firstTokenTime == nil { s.firstTokenTime = DispatchTime.now().uptimeNanoseconds }
+                generated += s.state.decoder.generated.count - before
+                if !delta.isEmpty { s.continuation.yield(.delta(delta)) }
+                if let next { s.next = next } else { ended.append(s) }
+            } catch {
+                fail(s, error)
+                ended.append(s)
+            }
+        }
+        for s in ended where !s.failed { end(s, cancelled: false) }
+        running.removeAll { s in ended.contains { $0 === s } }
+        condition.lock()
+        sharedMetrics.steps += 1
+        sharedMetrics.stepSeconds += seconds
+        sharedMetrics.lastStepSeconds = seconds
+        sharedMetrics.lastStepTokens = steps.reduce(0) { $0 + $1.tokens.count }
+        sharedMetrics.generatedTokens += generated
+        sharedMetrics.running = running.count
+        let snapshot = sharedMetrics
+        let hook = stepHook
+        condition.unlock()
+        hook?(snapshot)
+    }
+
+    /// Blocks a sequence may hold at most: its prompt and every token it may generate, plus one for a copy on
+    /// write of a shared block.
+    private static func worstBlocks(_ s: ActiveSequence) -> Int {
+        KVBlockPool.blocks(for: s.prompt.count + s.state.decoder.settings.maxTokens) + 1
+    }
+
+    private func summary(_ s: ActiveSequence) -> GenerationSummary {
+        let ttft = s.firstTokenTime.map { Double($0 - s.submitTime) / 1e9 } ?? 0
+        return GenerationSummary(finish: s.state.finish ?? .cancelled, promptTokens: s.prompt.count,
+                                 cachedPromptTokens: s.cachedPrompt,
+                                 completionTokens: s.state.decoder.generated.count, timeToFirstToken: ttft)
+    }
+
+    /// Finishes `s`'s stream (cancelled: flushes held text first) and returns its cache to the prefix cache.
+    private func end(_ s: ActiveSequence, cancelled: Bool) {
+        if cancelled {
+            let tail = s.state.cancel()
+            if !s.cancelledByClient && !tail.isEmpty { s.continuation.yield(.delta(tail)) }
+        }
+        s.continuation.yield(.finished(summary(s)))
+        s.continuation.finish()
+        release(s)
+        condition.lock()
+        if s.state.finish == .cancelled { sharedMetrics.cancelled += 1 } else { sharedMetrics.completed += 1 }
+        condition.unlock()
+    }
+
+    private func fail(_ s: ActiveSequence, _ error: Error) {
+        s.failed = true
+        s.continuation.finish(throwing: error)
+        // The cache may hold a half-written step: do not offer it for reuse.
+        s.cache = nil
+        condition.lock()
+        sharedMetrics.failed += 1
+        condition.unlock()
+    }
+
+    private func release(_ s: ActiveSequence) {
+        guard let cache = s.cache else { return }
+        s.cache = nil
+        // The cache holds the prompt, then every generated token that was fed back (all but the last).
+        let tokens = Array((s.prompt + s.state.decoder.generated).prefix(cache.count))
+        if tokens.count == cache.count { prefixes.release(cache, tokens: tokens) }
+    }
+}
+
+/// One request in flight. Touched by the scheduler thread only (except `id`, set at creation).
+private final class ActiveSequence {
+    let id: Int
+    let prompt: [Int]
+    let state: GenerationState
+    let continuation: AsyncThrowingStream<GenerationEvent, Error>.Continuation
+    let submitTime = DispatchTime.now().uptimeNanoseconds
+    var firstTokenTime: UInt64?
+    var cache: KVCache?
+    /// Prompt tokens reused from the prefix cache, and prompt tokens in the cache so far.
+    var cachedPrompt = 0
+    var prefilled = 0
+    /// Prompt tokens in the step being run.
+    var chunk = 0
+    /// Token to feed next (decode phase), nil while prefilling.
+    var next: Int?
+    var cancelledByClient = false
+    var failed = false
+
+    init(id: Int, prompt: [Int], state: GenerationState,
+         continuation: AsyncThrowingStream<GenerationEvent, Error>.Continuation) {
+        self.id = id
+        self.prompt = prompt
+        self.state = state
+        self.continuation = continuation
+    }
+}
