@@ -16,7 +16,8 @@ enum FloatInterleavedMatMul {
                     pool: ThreadPool) {
         precondition(w.layout == .interleaved8 && FloatInterleave.supports(w.dtype, rows: w.rows, k: w.cols))
         if tokens <= 0 { return }
-        if tokens >= panelTokens {
+        // The panel GEMM sums in another order than the tiles; with `Kernels.batchInvariant` the tiles serve every T.
+        if tokens >= panelTokens && !Kernels.batchInvariant {
             prefill(x, tokens: tokens, w, y, pool)
             return
         }
