@@ -27,6 +27,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The server's HTTP stack, logging, metrics and signal handling (PanguServer only).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Layer 0: tensors, dtypes, thread pool and kernels (reference + optimised).
@@ -51,9 +57,19 @@ let package = Package(
         .executableTarget(name: "mpi-selftest", dependencies: ["PanguDistributed"]),
         // Layer 4: façade that loads a checkpoint directory into model + tokenizer + chat conventions.
         .target(name: "PanguEngine", dependencies: ["PanguRuntime", "PanguTokenizer", "PanguChat"]),
+        // Layer 5: the OpenAI-compatible HTTP server (the only target that imports Hummingbird/NIO).
+        .target(name: "PanguServer", dependencies: [
+            "PanguEngine", "PanguGrammar",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(
             name: "pangu",
-            dependencies: ["PanguEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["PanguEngine", "PanguServer",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath),
         .executableTarget(name: "tokenizer-bench", dependencies: ["PanguTokenizer"], swiftSettings: fastMath),
         // Single-thread GB/s of the quantised matvec/GEMM kernels per weight format.
@@ -71,6 +87,9 @@ let package = Package(
         .testTarget(name: "PanguModelsTests", dependencies: ["PanguModels", "PanguRuntime", "PanguTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguCLITests", dependencies: ["pangu", "PanguTestSupport", "PanguWeights"]),
+        .testTarget(name: "PanguServerTests", dependencies: [
+            "PanguServer", "PanguTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "PanguGrammarTests", dependencies: ["PanguGrammar", "PanguChat", "PanguTokenizer"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguDistributedTests", dependencies: ["PanguDistributed", "mpi-selftest"]),

@@ -6,11 +6,11 @@ import PanguModels
 import PanguTensor
 
 @main
-struct Pangu: ParsableCommand {
+struct Pangu: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pangu",
         abstract: "Run Huawei's openPangu models on the CPU, natively in Swift.",
-        subcommands: [Chat.self, Generate.self, Tokenize.self, Inspect.self, Logits.self, Bench.self, BenchKernels.self, Quantize.self, CreateTestModel.self])
+        subcommands: [Chat.self, Serve.self, Generate.self, Tokenize.self, Inspect.self, Logits.self, Bench.self, BenchKernels.self, Quantize.self, CreateTestModel.self])
 }
 
 /// Options shared by commands that load a model.
