@@ -20,11 +20,14 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "KV cache storage: f32, f16 or q8_0.") var cacheType: String = "f32"
     @OptionGroup(title: "Speculative generation test") var speculative: SpeculativeOptions
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Measure start-up instead: load time and time to the first token from process start (one load).")
+    var cold = false
 
     func validate() throws { try speculative.validate() }
 
     func run() throws {
         if let t { setenv("PANGU_THREADS", String(t), 1) }
+        if cold { return try runCold() }
         // Bandwidth first, on a quiet process: after a large model has streamed through memory the probe reads
         // higher and noisier. Then forget the probe's own 1 GiB in the peak-RSS counter.
         let bandwidth = MemoryBandwidth.measure()

@@ -150,4 +150,21 @@ final class CLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(rss, weights)
         XCTAssertEqual((object["repetitions"] as? NSNumber)?.intValue, 2)
     }
+
+    /// `bench --cold`: load and first-token times from process start, in order, and the repacked bytes of a bf16
+    /// checkpoint (every matrix is repacked; nothing is repacked with PANGU_REPACK=0).
+    func testBenchColdJSON() throws {
+        let dir = try makeTemporaryDirectory("pangu-cold")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertEqual(try run(["create-test-model", dir.path, "--preset", "tiny", "--dtype", "bf16", "--layers", "1"]).status, 0)
+        let r = try run(["bench", "--model", dir.path, "--cold", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], r.out)
+        func value(_ key: String) throws -> Double { try XCTUnwrap((object[key] as? NSNumber)?.doubleValue, "missing \(key) in \(r.out)") }
+        XCTAssertGreaterThan(try value("load_s"), 0)
+        XCTAssertGreaterThanOrEqual(try value("load_s"), try value("process_start_s"))
+        XCTAssertGreaterThan(try value("first_token_s"), try value("load_s"))
+        XCTAssertGreaterThan(try value("prompt_tokens"), 0)
+        XCTAssertGreaterThan(try value("repacked_bytes"), 0)
+    }
 }
