@@ -17,7 +17,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
-        if let t { setenv("PANGU_THREADS", String(t), 1) }
+        if let t, !ThreadPool.configureShared(threads: t) {
+            throw ValidationError("-t \(t): the thread count must be ≥ 1 (and set before the thread pool starts)")
+        }
         // Bandwidth first, on a quiet process: after a large model has streamed through memory the probe reads
         // higher and noisier. Then forget the probe's own 1 GiB in the peak-RSS counter.
         let bandwidth = MemoryBandwidth.measure()
