@@ -55,5 +55,5 @@ case $target in
   tokenizer-config|jinja|gguf) max_len=8192 ;;
   *) max_len=4096 ;;
 esac
-exec "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1 \
+"$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1 \
   -artifact_prefix="$artifacts" "$@" "$corpus" "${seeds[@]}"

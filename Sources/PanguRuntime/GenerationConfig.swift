@@ -119,7 +119,7 @@ extension GenerationConfig {
         if let t = try number("temp") { try check(t >= 0, "temp", "≥ 0"); s.temperature = Float(t) }
         if let k = try number("top_k") {
             // llama.cpp writes top_k ≤ 0 for "off".
-            try check(k.rounded() == k && k < 1e9, "top_k", "an integer below 1e9")
+            try check(k.rounded() == k && abs(k) < 1e9, "top_k", "an integer of magnitude below 1e9")
             s.topK = max(0, Int(k))
         }
         if let p = try number("top_p") { try check(p >= 0 && p <= 1, "top_p", "in [0, 1]"); s.topP = Float(p) }

@@ -89,6 +89,13 @@ final class GenerationConfigTests: XCTestCase {
         }
         XCTAssertThrowsError(try GenerationConfig.gguf(metadata: { $0 == "general.sampling.temp" ? .bool(true) : nil },
                                                        path: "m.gguf", eosTokenIds: []))
+        // Fuzzer find (generation-config): a huge negative top_k trapped converting to Int.
+        XCTAssertThrowsError(try GenerationConfig.gguf(metadata: { $0 == "general.sampling.top_k" ? .float64(-1e300) : nil },
+                                                       path: "m.gguf", eosTokenIds: [])) { e in
+            XCTAssertTrue("\(e)".contains("general.sampling.top_k"), "\(e)")
+        }
+        let off = try GenerationConfig.gguf(metadata: { $0 == "general.sampling.top_k" ? .int32(-1) : nil }, path: "m.gguf", eosTokenIds: [])
+        XCTAssertEqual(off.sampling.topK, 0)  // llama.cpp: top_k <= 0 is off
     }
 
     func testSharedThreadPoolSizeCannotChangeOnceCreated() {

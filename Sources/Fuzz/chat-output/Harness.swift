@@ -11,8 +11,13 @@ import PanguFuzzSupport
             let body = Array(bytes.dropFirst())
             let text = String(decoding: body, as: UTF8.self)
             let markers: ToolCallMarkers = first & 1 == 0 ? .pangu : .panguV2
-            _ = ToolCallParser.parse(text, markers: markers)
-            _ = officialReasoningParse(text)
+            // Bit 2 of the first byte: whole-text parsers, or the streaming ones (one path per input keeps each
+            // run short; the fuzzer flips the bit).
+            if first & 4 == 0 {
+                _ = ToolCallParser.parse(text, markers: markers)
+                _ = officialReasoningParse(text)
+                return
+            }
             // Streamed: chunk lengths 1 + (first >> 1) % 7 scalars for the parser, bytes for the splitter.
             let step = 1 + Int(first >> 1) % 7
             var parser = ToolCallParser(markers: markers)
@@ -25,7 +30,8 @@ import PanguFuzzSupport
                 i += step
             }
             _ = parser.finish()
-            for startsInReasoning in [false, true] {
+            do {
+                let startsInReasoning = first & 8 != 0
                 var splitter = ReasoningSplitter(markers: first & 2 == 0 ? .pangu : .think, startsInReasoning: startsInReasoning)
                 var j = 0
                 while j < body.count {

@@ -20,8 +20,11 @@ import PanguFuzzSupport
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         runHarness { bytes in
             guard let template = try? ChatTemplate(String(decoding: bytes, as: UTF8.self)) else { return }
-            _ = try? template.render(messages: messages, tools: tools, now: now)
-            _ = try? template.render(messages: [], addGenerationPrompt: false, thinking: .fast, now: now)
+            if bytes.count % 4 == 3 {
+                _ = try? template.render(messages: [], addGenerationPrompt: false, thinking: .fast, now: now)
+            } else {
+                _ = try? template.render(messages: messages, tools: tools, now: now)
+            }
         }
     }
 }
