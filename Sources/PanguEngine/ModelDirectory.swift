@@ -35,9 +35,9 @@ public final class LoadedModel: @unchecked Sendable {
             if prefault { source.prefault(skipping: Self.repackedAnyway, progress: progress) }
             gguf = source
             model = try ModelRegistry.load(gguf: source, options: options)
-            // GGUF files carry no generation_config.json: use the official openPangu-Embedded-7B values.
-            generationConfig = GenerationConfig(sampling: SamplingParameters(temperature: 1.0, topK: 0, topP: 0.8),
-                                                eosTokenIds: model.info.eosTokenIds)
+            // GGUF files carry no generation_config.json: their own general.sampling.* keys, else neutral defaults.
+            generationConfig = try GenerationConfig.gguf(metadata: { source[$0] }, path: source.path,
+                                                         eosTokenIds: model.info.eosTokenIds)
             return
         }
         gguf = nil

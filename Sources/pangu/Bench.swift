@@ -26,7 +26,9 @@ struct Bench: ParsableCommand {
     func validate() throws { try speculative.validate() }
 
     func run() throws {
-        if let t { setenv("PANGU_THREADS", String(t), 1) }
+        if let t, !ThreadPool.configureShared(threads: t) {
+            throw ValidationError("-t \(t): the thread count must be ≥ 1 (and set before the thread pool starts)")
+        }
         if cold { return try runCold() }
         // Bandwidth first, on a quiet process: after a large model has streamed through memory the probe reads
         // higher and noisier. Then forget the probe's own 1 GiB in the peak-RSS counter.
