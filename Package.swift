@@ -46,7 +46,7 @@ let package = Package(
         // Layer 2: model architectures (one file each), shared blocks, registry.
         .target(name: "PanguModels", dependencies: ["PanguTensor", "PanguWeights"], swiftSettings: fastMath),
         // Layer 3: KV cache, sampler, token generation (token ids only).
-        .target(name: "PanguRuntime", dependencies: ["PanguModels"], swiftSettings: fastMath),
+        .target(name: "PanguRuntime", dependencies: ["PanguModels", "PanguWeights"], swiftSettings: fastMath),
         // Constrained decoding: JSON / JSON Schema / tool-call grammars as LogitsConstraint over a vocabulary.
         .target(name: "PanguGrammar", dependencies: ["PanguRuntime", "PanguTokenizer"], swiftSettings: fastMath),
         // Open MPI through pkg-config `ompi` (Debian: libopenmpi-dev; the mpirun launcher is in openmpi-bin).
@@ -99,3 +99,24 @@ let package = Package(
         .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguRuntime", "PanguTensor", "PanguTestSupport"]),
     ]
 )
+
+// libFuzzer harnesses, one executable per parser (scripts/fuzz.sh builds them with -sanitize=fuzzer,address and
+// -DPANGU_FUZZ; a plain build gives small programs that replay input files through the same code).
+// See Docs/Fuzzing.md.
+let fuzzHarnesses: [(name: String, dependencies: [Target.Dependency])] = [
+    ("gguf", ["PanguEngine"]),
+    ("safetensors", ["PanguWeights"]),
+    ("safetensors-index", ["PanguWeights"]),
+    ("sp-model", ["PanguTokenizer"]),
+    ("sp-text", ["PanguTokenizer"]),
+    ("tokenizer-config", ["PanguTokenizer", "PanguChat"]),
+    ("model-config", ["PanguModels"]),
+    ("generation-config", ["PanguRuntime"]),
+    ("jinja", ["PanguChat"]),
+    ("chat-output", ["PanguChat"]),
+]
+package.targets.append(.target(name: "PanguFuzzSupport", path: "Sources/Fuzz/Support"))
+for h in fuzzHarnesses {
+    package.targets.append(.executableTarget(name: "fuzz-\(h.name)", dependencies: h.dependencies + ["PanguFuzzSupport"],
+                                             path: "Sources/Fuzz/\(h.name)"))
+}

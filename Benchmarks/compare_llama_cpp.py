@@ -2,12 +2,13 @@
 """pangu bench vs llama-bench on the same 7B-shaped GGUF files, in one run; writes Benchmarks/README.md.
 
 Usage: Benchmarks/compare_llama_cpp.py [--models DIR] [--llama DIR] [-p 512] [-n 128] [-r 2] [--types q8_0,...]
+                                       [--cold q4_k_m,...] [--cold-runs 3]
 
 It builds what is missing: the release `pangu`, llama.cpp (Benchmarks/llama_cpp/build.sh), a random-weight
 7b-shape bf16 checkpoint (`pangu create-test-model`) and its GGUF files (`pangu quantize`). Weight values do not
 change speed, so random weights with the exact openPangu-Embedded-7B shapes measure what the real model would.
 """
-import argparse, datetime, json, os, platform, statistics, subprocess, sys
+import argparse, datetime, json, os, platform, re, statistics, subprocess, sys, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,6 +44,53 @@ def pangu_bench(pangu, path, p, n, r, threads):
                            "-t", str(threads), "--json"]))
 
 
+def first_output_seconds(cmd, env=None):
+    """Wall seconds from spawning `cmd` until its first byte on stdout (it then runs to its end), and its stderr."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    err = []
+    drain = threading.Thread(target=lambda: err.append(proc.stderr.read()))  # a full stderr pipe would block it
+    drain.start()
+    first = proc.stdout.read1(1)
+    seconds = time.monotonic() - start
+    proc.stdout.read()
+    proc.wait()
+    drain.join()
+    if proc.returncode != 0 or not first:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err[0].decode(errors='replace')[-2000:]}")
+    return seconds, err[0].decode(errors="replace")
+
+
+def cold_start(pangu, llama, path, runs, threads):
+    """Start-up to the first token of a short prompt, fresh process each run, median of `runs` after one untimed
+    run (so the file is in the page cache for every timed run, as for a user starting the model again).
+    pangu: `pangu bench --cold` (load and first token measured inside, from process start). llama.cpp:
+    `llama-simple -n 1` (prints nothing on stdout before its first generated token, which it flushes), timed from
+    spawn to that first byte; its own "load time" line is reported too."""
+    prompt = "The quick brown fox"
+
+    def ours(repack):
+        env = dict(os.environ, PANGU_REPACK="1" if repack else "0")
+        cmd = [pangu, "bench", "--model", path, "--cold", "--json", "-t", str(threads)]
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        rows = [json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
+                for _ in range(runs)]
+        return {k: statistics.median(r[k] for r in rows) for k in ("load_s", "first_token_s", "peak_rss_bytes")}
+
+    simple = [os.path.join(llama, "bin", "llama-simple"), "-m", path, "-n", "1", prompt]
+    first_output_seconds(simple)
+    theirs, loads = [], []
+    for _ in range(runs):
+        seconds, err = first_output_seconds(simple)
+        theirs.append(seconds)
+        m = re.search(r"load time\s*=\s*([0-9.]+)\s*ms", err)
+        if m:
+            loads.append(float(m.group(1)) / 1e3)
+    return dict(path=os.path.basename(path), runs=runs, ours=ours(True), ours_no_repack=ours(False),
+                theirs_first_token_s=statistics.median(theirs),
+                theirs_load_s=statistics.median(loads) if loads else None)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="/work/models")
@@ -52,6 +100,8 @@ def main():
     ap.add_argument("-r", type=int, default=2)
     ap.add_argument("-t", type=int, default=2)
     ap.add_argument("--types", default="q8_0,q4_0,q4_k_m,bf16")
+    ap.add_argument("--cold", default="", help="types whose start-up (load, first token) is compared, e.g. q4_k_m")
+    ap.add_argument("--cold-runs", type=int, default=3)
     ap.add_argument("--output", default=os.path.join(ROOT, "Benchmarks", "README.md"))
     ap.add_argument("--cache", default="/work/models/bench-results.json",
                     help="results of earlier files in this session are reused from here (delete it to rerun all)")
@@ -66,7 +116,7 @@ def main():
         run([pangu, "create-test-model", src, "--preset", "7b-shape", "--dtype", "bf16"])
     cached = json.load(open(a.cache)) if os.path.exists(a.cache) else {}
     results = []
-    for t in a.types.split(","):
+    for t in [x for x in a.types.split(",") if x]:
         if t in cached:
             results.append(cached[t])
             continue
@@ -81,11 +131,46 @@ def main():
         cached[t] = results[-1]
         json.dump(cached, open(a.cache, "w"))
         write_table(a, results)  # after every file, so a long run leaves partial results behind
-    write_table(a, results)
+    cold = []
+    for t in [x for x in a.cold.split(",") if x]:
+        key = f"cold-{t}"
+        if key not in cached:
+            path = os.path.join(a.models, f"7b-{t}.gguf")
+            if not os.path.exists(path):
+                run([pangu, "quantize", "--model", src, "--type", t, "--output", path])
+            cached[key] = dict(type=t, **cold_start(pangu, a.llama, path, a.cold_runs, a.t))
+            print(json.dumps(cached[key]), file=sys.stderr, flush=True)
+            json.dump(cached, open(a.cache, "w"))
+        cold.append(cached[key])
+    write_table(a, results, cold)
 
 
-def write_table(a, results):
-    bws = [r["ours"]["bandwidth_bytes_per_s"] for r in results]
+def cold_table(cold):
+    """Markdown lines for the start-up comparison (empty without --cold)."""
+    if not cold:
+        return []
+    lines = [
+        "",
+        "## Start-up: process start to the first token",
+        "",
+        "Fresh process per run, file already in the page cache (one untimed run first), median of the runs; prompt "
+        "\"The quick brown fox\". pangu: `pangu bench --cold` (mapping, repacking, tokenizer, prompt, first token; "
+        "from the process's start time). llama.cpp: `llama-simple -n 1`, from spawn to its first byte of output; "
+        "\"load\" is its own load-time line.",
+        "",
+        "| file | pangu load | pangu first token | pangu first token, PANGU_REPACK=0 | llama.cpp load | llama.cpp first token | ratio (llama.cpp / pangu) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in cold:
+        o, f, t = c["ours"], c["ours_no_repack"], c["theirs_first_token_s"]
+        load = f"{c['theirs_load_s']:.2f} s" if c.get("theirs_load_s") is not None else "–"
+        lines.append(f"| {c['type'].upper()} | {o['load_s']:.2f} s | {o['first_token_s']:.2f} s | {f['first_token_s']:.2f} s "
+                     f"| {load} | {t:.2f} s | {t / o['first_token_s']:.2f} |")
+    return lines
+
+
+def write_table(a, results, cold=()):
+    bws = [r["ours"]["bandwidth_bytes_per_s"] for r in results] or [0]
     lines = [
         "# Benchmarks: pangu vs llama.cpp",
         "",
@@ -135,8 +220,9 @@ def write_table(a, results):
         "* RSS: the mapped file (repacked matrices replace their file pages) plus the KV cache; llama.cpp's repacked "
         "types hold a second copy.",
     ]
+    lines += cold_table(cold)
     lines += ["", "Raw results (JSON, one object per file):", "", "```"]
-    lines += [json.dumps(r) for r in results]
+    lines += [json.dumps(r) for r in list(results) + list(cold)]
     lines += ["```", ""]
     with open(a.output, "w") as f:
         f.write("\n".join(lines))

@@ -125,10 +125,17 @@ public struct ChatTemplate: Sendable {
     /// - Parameter now: the time `strftime_now` reports (local time zone).
     public func render(context: [String: JinjaValue], now: Date = Date()) throws -> String {
         let globals = Scope(parent: nil)
-        for (k, v) in makeGlobals(now: now) { globals.vars[k] = v }
+        let namespaces = NamespaceList()
+        for (k, v) in makeGlobals(now: now, onNamespace: { namespaces.items.append($0) }) { globals.vars[k] = v }
         let root = Scope(parent: globals)
         for (k, v) in context { root.vars[k] = v }
         let ev = Evaluator(globals: globals)
+        defer {
+            ev.releaseCycles()
+            // `{% set ns.me = ns %}` makes a namespace hold itself.
+            for ns in namespaces.items { ns.attributes = OrderedDictionary() }
+            namespaces.items.removeAll()
+        }
         var out = ""
         try ev.render(nodes, root, &out)
         return out
@@ -216,3 +223,7 @@ extension ChatTemplate {
     }
 }
 
+/// The namespaces one render created.
+private final class NamespaceList {
+    var items: [JinjaNamespace] = []
+}

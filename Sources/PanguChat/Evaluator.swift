@@ -20,12 +20,67 @@ final class Scope {
 
 enum Flow { case normal, breakLoop, continueLoop }
 
+/// The previous arguments of one loop's `loop.changed(...)` (a class so ``Evaluator/releaseCycles()`` can clear it).
+final class ChangedState {
+    var last: [JinjaValue]?
+}
+
+/// Bounds that make every render of an untrusted template end: chat templates ship inside model files, and
+/// `{% for %}` nesting or recursive macros can otherwise run for hours or fill memory.
+public enum TemplateLimits {
+    /// Statements executed plus expressions evaluated by one render (loop iterations count
+    /// ``stepsPerIteration`` each; values built count their size). Real chat templates use a few thousand.
+    public static let maxSteps = 2_000_000
+    /// Steps charged per `{% for %}` iteration.
+    public static let stepsPerIteration = 10
+    /// UTF-8 length of the rendered text (and of any block or macro output built on the way).
+    public static let maxOutputBytes = 16 << 20
+    /// Nesting of macro calls and recursive `loop()` calls.
+    public static let maxCallDepth = 64
+}
+
 /// Renders a parsed template. One instance per render call (not thread-shared).
 final class Evaluator {
     let globals: Scope
     private var depth = 0
+    private var steps = 0
+    /// Closures that capture a scope (macros, `caller`, recursive `loop`) and per-loop `changed` state: a template
+    /// can store them where they refer back to themselves (a macro lives in the scope it captures), so
+    /// ``releaseCycles()`` cuts them when the render ends; otherwise every render with a macro would leak.
+    private var cyclic: [JinjaCallable] = []
+    private var changedStates: [ChangedState] = []
 
     init(globals: Scope) { self.globals = globals }
+
+    /// Breaks the reference cycles a render may have built (see `cyclic`); the evaluator is unusable afterwards.
+    func releaseCycles() {
+        for c in cyclic { c.release() }
+        for c in changedStates { c.last = nil }
+        cyclic.removeAll()
+        changedStates.removeAll()
+    }
+
+    /// Position of the expression evaluated last (budget errors point there).
+    private var lastPos = SourcePos(line: 0, column: 0)
+
+    /// Counts one step of the budget; throws once a render has used ``TemplateLimits/maxSteps``.
+    @inline(__always) private func step() throws { try charge(1) }
+
+    /// Charges `n` steps.
+    private func charge(_ n: Int) throws {
+        steps += n
+        if steps > TemplateLimits.maxSteps {
+            throw failure("the template ran for more than \(TemplateLimits.maxSteps) steps (a loop or recursion bomb?)", lastPos)
+        }
+    }
+
+    /// Appends rendered text, keeping every output buffer within ``TemplateLimits/maxOutputBytes``.
+    @inline(__always) private func emit(_ s: String, _ out: inout String) throws {
+        guard out.utf8.count + s.utf8.count <= TemplateLimits.maxOutputBytes else {
+            throw failure("the rendered text would exceed \(TemplateLimits.maxOutputBytes) bytes", lastPos)
+        }
+        out += s
+    }
 
     func failure(_ m: String, _ p: SourcePos, raised: Bool = false) -> ChatTemplateError {
         ChatTemplateError(m, line: p.line, column: p.column, raisedByTemplate: raised)
@@ -52,11 +107,12 @@ final class Evaluator {
     }
 
     private func render(_ node: Node, _ scope: Scope, _ out: inout String) throws -> Flow {
+        try step()
         switch node {
-        case let .text(s): out += s
-        case let .output(e, _):
+        case let .text(s): try emit(s, &out)
+        case let .output(e, pos):
             let v = try eval(e, scope)
-            out += v.stringValue
+            try positioned(pos) { try emit(v.stringValue, &out) }
         case let .ifBlock(branches, otherwise):
             for (cond, body) in branches where try eval(cond, scope).truthy {
                 return try render(body, scope, &out)
@@ -86,13 +142,14 @@ final class Evaluator {
             var (a, k) = try evalArgs(argExprs, kwExprs, scope, cpos)
             k.append(("caller", .callable(caller)))
             guard case let .callable(c) = f else { throw failure("'\(f.typeName)' object is not callable", cpos) }
-            out += try positioned(cpos) { try c.body(a, k) }.stringValue
+            let v = try positioned(cpos) { try c.body(a, k) }
+            try positioned(cpos) { try emit(v.stringValue, &out) }
         case let .filterBlock(filters, body, pos):
             var buf = ""
             try render(body, scope, &buf)
             var v = JinjaValue.string(buf)
             for (name, args, kwargs) in filters { v = try applyFilter(name, v, args, kwargs, scope, pos) }
-            out += v.stringValue
+            try positioned(pos) { try emit(v.stringValue, &out) }
         case let .with(assigns, body, pos):
             let s = Scope(parent: scope)
             for (t, e) in assigns {
@@ -117,7 +174,7 @@ final class Evaluator {
 
     /// Runs a for loop over `iterable`; `loop(...)` re-enters it one level deeper for `recursive` loops.
     private func runFor(_ l: ForLoop, _ iterable: JinjaValue, _ scope: Scope, depth: Int, _ out: inout String) throws {
-        if depth > 64 { throw failure("maximum recursion depth exceeded", l.pos) }
+        if depth > TemplateLimits.maxCallDepth { throw failure("maximum recursion depth exceeded", l.pos) }
         var items = try positioned(l.pos) { try iterate(iterable) }
         if let filter = l.filter {
             var kept: [JinjaValue] = []
@@ -129,7 +186,10 @@ final class Evaluator {
             items = kept
         }
         if items.isEmpty { try render(l.otherwise, scope, &out); return }
-        var lastChanged: [JinjaValue]? = nil
+        let lastChanged = ChangedState()
+        changedStates.append(lastChanged)
+        // Each iteration builds a scope and the `loop` object (about ten values): ten steps, even for an empty body.
+        try charge(items.count * TemplateLimits.stepsPerIteration)
         for (k, item) in items.enumerated() {
             let s = Scope(parent: scope)
             var loop = OrderedDictionary()
@@ -150,15 +210,17 @@ final class Evaluator {
                 return args[k % args.count]
             })
             loop["changed"] = .callable(JinjaCallable(name: "changed") { args, _ in
-                if lastChanged != args { lastChanged = args; return .bool(true) }
+                if lastChanged.last != args { lastChanged.last = args; return .bool(true) }
                 return .bool(false)
             })
             if l.recursive {
-                loop["__call__"] = .callable(JinjaCallable(name: "loop") { [unowned self] args, _ in
+                let call = JinjaCallable(name: "loop") { [unowned self] args, _ in
                     var buf = ""
                     try self.runFor(l, args.first ?? .undefined("loop() needs an iterable"), scope, depth: depth + 1, &buf)
                     return .string(buf)
-                })
+                }
+                cyclic.append(call)
+                loop["__call__"] = .callable(call)
             }
             s.vars["loop"] = .dict(loop)
             try positioned(l.pos) { try assign(l.target, item, s) }
@@ -186,10 +248,10 @@ final class Evaluator {
     }
 
     private func makeMacro(_ def: MacroDef, _ defining: Scope) -> JinjaCallable {
-        JinjaCallable(name: def.name) { [unowned self] args, kwargs in
+        let macro = JinjaCallable(name: def.name) { [unowned self] args, kwargs in
             self.depth += 1
             defer { self.depth -= 1 }
-            if self.depth > 64 { throw TemplateRuntimeFailure("maximum recursion depth exceeded") }
+            if self.depth > TemplateLimits.maxCallDepth { throw TemplateRuntimeFailure("maximum recursion depth exceeded") }
             let s = Scope(parent: defining)
             var kw = kwargs
             if let k = kw.firstIndex(where: { $0.0 == "caller" }) {
@@ -214,11 +276,33 @@ final class Evaluator {
             try self.render(def.body, s, &buf)
             return .string(buf)
         }
+        cyclic.append(macro)
+        return macro
     }
 
     // MARK: expressions
 
+    /// Evaluates `e`, charging the step budget one step plus the size of any value it builds (1 per list or dict
+    /// element, 1 per 64 bytes of string): a loop that builds big values each time ends as soon as one that only
+    /// counts iterations would.
     func eval(_ e: Expr, _ scope: Scope) throws -> JinjaValue {
+        lastPos = e.pos
+        try step()
+        let v = try evalUncharged(e, scope)
+        switch e {
+        case .literal, .name, .attribute, .item, .and, .or, .conditional: return v  // no new data
+        default:
+            switch v {
+            case let .string(s): try charge(s.utf8.count >> 6)
+            case let .array(a), let .tuple(a): try charge(a.count)
+            case let .dict(d): try charge(d.count)
+            default: break
+            }
+            return v
+        }
+    }
+
+    private func evalUncharged(_ e: Expr, _ scope: Scope) throws -> JinjaValue {
         switch e {
         case let .literal(v, _): return v
         case let .name(n, _):

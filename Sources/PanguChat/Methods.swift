@@ -333,7 +333,9 @@ private func pyFormat(_ s: String, _ a: Args) throws -> String {
 }
 
 /// Global functions available to templates: range, namespace, dict, raise_exception, strftime_now.
-func makeGlobals(now: Date) -> [String: JinjaValue] {
+/// `onNamespace` sees every namespace the template creates (the renderer empties them afterwards: a namespace
+/// can hold itself).
+func makeGlobals(now: Date, onNamespace: @escaping (JinjaNamespace) -> Void = { _ in }) -> [String: JinjaValue] {
     func f(_ name: String, _ body: @escaping ([JinjaValue], [(String, JinjaValue)]) throws -> JinjaValue) -> JinjaValue {
         .callable(JinjaCallable(name: name, body: body))
     }
@@ -357,7 +359,9 @@ func makeGlobals(now: Date) -> [String: JinjaValue] {
             var i = start
             while step > 0 ? i < stop : i > stop {
                 out.append(.int(i))
-                i += step
+                let (n, overflow) = i.addingReportingOverflow(step)
+                if overflow { break }  // Python integers do not overflow; past Int.max the range has ended anyway
+                i = n
                 if out.count > 100_000 { throw TemplateRuntimeFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
             }
             return .array(out)
@@ -366,7 +370,9 @@ func makeGlobals(now: Date) -> [String: JinjaValue] {
             var d = OrderedDictionary()
             for v in p { if case let .dict(x) = v { for (a, b) in x.pairs { d[a] = b } } }
             for (a, b) in k { d[a] = b }
-            return .namespace(JinjaNamespace(d))
+            let ns = JinjaNamespace(d)
+            onNamespace(ns)
+            return .namespace(ns)
         },
         "dict": f("dict") { p, k in
             var d = OrderedDictionary()

@@ -110,11 +110,17 @@ public final class JinjaCallable: @unchecked Sendable {
     /// Name used in error messages.
     public let name: String
     /// The implementation: positional and keyword arguments in, value out.
-    public let body: ([JinjaValue], [(String, JinjaValue)]) throws -> JinjaValue
+    public private(set) var body: ([JinjaValue], [(String, JinjaValue)]) throws -> JinjaValue
     /// Creates a callable.
     public init(name: String, body: @escaping ([JinjaValue], [(String, JinjaValue)]) throws -> JinjaValue) {
         self.name = name
         self.body = body
+    }
+
+    /// Drops the implementation (and what it captured) once the render that made it has ended.
+    func release() {
+        let name = self.name
+        body = { _, _ in throw TemplateRuntimeFailure("'\(name)' was defined by a render that has ended") }
     }
 }
 

@@ -3,6 +3,7 @@
 import Foundation
 import PanguModels
 import PanguRuntime
+import PanguTensor
 import PanguWeights
 
 /// A model loaded from a checkpoint directory with its generation defaults.
@@ -25,6 +26,11 @@ public final class LoadedModel: @unchecked Sendable {
         gguf = other.gguf
     }
 
+    /// Tensors the prefault pass leaves out: matrices whose type and shape `WeightArena` repacks are read by the
+    /// repack itself, on all threads (reading them first on one thread cost as long as the copy). The token
+    /// embedding has such a shape too; only the rows of the tokens seen are ever read from it.
+    static func repackedAnyway(_ t: TensorInfo) -> Bool { WeightArena.willRepack(t.dtype, shape: t.shape) }
+
     /// Loads `directory` (a Hugging Face checkpoint directory, or a `.gguf` file). With `prefault`, every weight
     /// page is read up front and `progress(done, total)` is called while the files are read (a 16 GB checkpoint
     /// takes a while from a cold disk).
@@ -34,12 +40,12 @@ public final class LoadedModel: @unchecked Sendable {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             let source = try GGUFTensorSource(path: directory.path)
-            if prefault { source.prefault(progress: progress) }
+            if prefault { source.prefault(skipping: Self.repackedAnyway, progress: progress) }
             gguf = source
             model = try ModelRegistry.load(gguf: source, options: options)
-            // GGUF files carry no generation_config.json: use the official openPangu-Embedded-7B values.
-            generationConfig = GenerationConfig(sampling: SamplingParameters(temperature: 1.0, topK: 0, topP: 0.8),
-                                                eosTokenIds: model.info.eosTokenIds)
+            // GGUF files carry no generation_config.json: their own general.sampling.* keys, else neutral defaults.
+            generationConfig = try GenerationConfig.gguf(metadata: { source[$0] }, path: source.path,
+                                                         eosTokenIds: model.info.eosTokenIds)
             return
         }
         gguf = nil
@@ -47,7 +53,7 @@ public final class LoadedModel: @unchecked Sendable {
         // An unsupported architecture is reported before any shard is mapped or read.
         _ = try ModelRegistry.architecture(configURL: configURL)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
-        if prefault { checkpoint.prefault(progress: progress) }
+        if prefault { checkpoint.prefault(skipping: Self.repackedAnyway, progress: progress) }
         model = try ModelRegistry.load(configURL: configURL, source: checkpoint, options: options)
         generationConfig = try GenerationConfig.load(directory.appendingPathComponent("generation_config.json"),
                                                      fallbackEOS: model.info.eosTokenIds)

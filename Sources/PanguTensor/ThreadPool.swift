@@ -15,7 +15,27 @@ import Synchronization
 /// A fixed set of worker threads that run `parallelFor` jobs together with the calling thread.
 public final class ThreadPool: @unchecked Sendable {
     /// The process-wide pool used by the kernels (one pool per process: two spinning pools starve each other).
-    public static let shared = ThreadPool(threads: ThreadPool.defaultThreadCount)
+    /// Its size is ``configureShared(threads:)``'s value if that was called first, else ``defaultThreadCount``.
+    public static let shared: ThreadPool = {
+        let n = sharedConfiguration.withLock { c in
+            c.created = true
+            return c.threads
+        }
+        return ThreadPool(threads: n ?? defaultThreadCount)
+    }()
+
+    private static let sharedConfiguration = Mutex<(threads: Int?, created: Bool)>((nil, false))
+
+    /// Sets the size of ``shared`` before its first use (e.g. from a `--threads` option). Returns false, changing
+    /// nothing, when `threads` < 1 or the shared pool already exists (its size can no longer change).
+    @discardableResult
+    public static func configureShared(threads: Int) -> Bool {
+        sharedConfiguration.withLock { c in
+            guard threads >= 1, !c.created else { return false }
+            c.threads = threads
+            return true
+        }
+    }
 
     /// Threads to use by default: `PANGU_THREADS` if set, else the number of online CPUs.
     public static var defaultThreadCount: Int {

@@ -96,6 +96,10 @@ public struct SentencePieceModel: Sendable {
     /// Optional denormaliser applied to decoded text (present only if it has a charsmap).
     public var denormalizerSpec: NormalizerSpec?
 
+    /// Largest vocabulary (pieces, and added-token ids) accepted: real models have 32k–256k; the limit keeps a
+    /// hostile file from making the tokenizer build gigabytes of lookup tables.
+    public static let maxVocabularySize = 1 << 22
+
     /// Parses a serialized `ModelProto`. Throws ``TokenizerError`` on truncated or malformed input.
     public init(data: Data) throws {
         try self.init(bytes: [UInt8](data))
@@ -112,6 +116,9 @@ public struct SentencePieceModel: Sendable {
             switch field {
             case 1:
                 try r.expect(.lengthDelimited, wt, field: "pieces")
+                guard pieces.count < Self.maxVocabularySize else {
+                    throw TokenizerError.invalidModel("more than \(Self.maxVocabularySize) pieces (the vocabulary limit)")
+                }
                 pieces.append(try Self.parsePiece(bytes, try r.readLengthDelimited(), index: pieces.count))
             case 2:
                 try r.expect(.lengthDelimited, wt, field: "trainer_spec")

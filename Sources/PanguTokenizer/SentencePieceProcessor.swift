@@ -51,6 +51,9 @@ public struct SentencePieceProcessor: Sendable {
     public init(model: SentencePieceModel) throws {
         self.model = model
         let n = model.pieces.count
+        guard n <= SentencePieceModel.maxVocabularySize else {
+            throw TokenizerError.invalidModel("\(n) pieces is more than the vocabulary limit \(SentencePieceModel.maxVocabularySize)")
+        }
         var bytes: [[UInt8]] = [], types: [UInt8] = [], scores: [Float] = []
         bytes.reserveCapacity(n); types.reserveCapacity(n); scores.reserveCapacity(n)
         var trie = ByteTrie(capacity: n * 6)

@@ -103,6 +103,10 @@ public struct TokenizerConfig: Sendable {
             guard let dec = v as? [String: Any] else { throw TokenizerError.invalidConfig("added_tokens_decoder must be an object") }
             for (key, value) in dec {
                 guard let id = Int(key), id >= 0 else { throw TokenizerError.invalidConfig("added_tokens_decoder key \(key) is not an id") }
+                guard id < SentencePieceModel.maxVocabularySize else {
+                    throw TokenizerError.invalidConfig(
+                        "added_tokens_decoder id \(id) is beyond the vocabulary limit \(SentencePieceModel.maxVocabularySize)")
+                }
                 guard let o = value as? [String: Any], let content = o["content"] as? String else {
                     throw TokenizerError.invalidConfig("added_tokens_decoder[\(key)] has no content")
                 }

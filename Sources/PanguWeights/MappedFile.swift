@@ -40,6 +40,17 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(p, size, MADV_WILLNEED)
     }
 
+    /// An in-memory image of a file (the bytes are copied), for parsing data that did not come from disk.
+    /// `path` is only used in error messages.
+    public init(bytes: [UInt8], path: String) {
+        self.path = path
+        size = bytes.count
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+        bytes.withUnsafeBytes { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: bytes.count) } }
+        base = UnsafeRawPointer(p)
+        isMapped = false
+    }
+
     private let isMapped: Bool
 
     deinit {

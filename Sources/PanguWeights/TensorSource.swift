@@ -41,12 +41,14 @@ public protocol TensorSource: AnyObject, Sendable {
 
 extension TensorSource {
     /// Reads one byte of every page of every tensor, so the first forward pass does not stall on disk reads and a
-    /// large checkpoint shows progress while it is read. `progress(done, total)` gets tensor bytes.
-    public func prefault(progress: ((Int, Int) -> Void)? = nil) {
-        let total = totalBytes
-        var done = 0, sink: UInt8 = 0, nextReport = 0
+    /// large checkpoint shows progress while it is read. `progress(done, total)` gets tensor bytes. Tensors for which
+    /// `skipping` is true are left alone (those the loader copies anyway: reading them twice only costs time).
+    public func prefault(skipping: ((TensorInfo) -> Bool)? = nil, progress: ((Int, Int) -> Void)? = nil) {
+        var sink: UInt8 = 0, done = 0, nextReport = 0
         // In address order, so each file is read front to back (sequential reads are fastest from a cold disk).
-        let tensors = tensorNames.compactMap { tensor($0) }.sorted { UInt(bitPattern: $0.data) < UInt(bitPattern: $1.data) }
+        let tensors = tensorNames.compactMap { tensor($0) }.filter { !(skipping?($0) ?? false) }
+            .sorted { UInt(bitPattern: $0.data) < UInt(bitPattern: $1.data) }
+        let total = tensors.reduce(0) { $0 + $1.byteCount }
         for t in tensors {
             var offset = 0
             while offset < t.byteCount {

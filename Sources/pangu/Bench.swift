@@ -22,11 +22,19 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Split a Pangu Pro MoE model across the processes of `mpirun -np N` (rank 0 measures and prints).")
     var expertParallel = false
+    @Flag(help: "Measure start-up instead: load time and time to the first token from process start (one load).")
+    var cold = false
 
-    func validate() throws { try speculative.validate() }
+    func validate() throws {
+        try speculative.validate()
+        if cold && expertParallel { throw ValidationError("--cold measures one process; drop --expert-parallel") }
+    }
 
     func run() throws {
-        if let t { setenv("PANGU_THREADS", String(t), 1) }
+        if let t, !ThreadPool.configureShared(threads: t) {
+            throw ValidationError("-t \(t): the thread count must be ≥ 1 (and set before the thread pool starts)")
+        }
+        if cold { return try runCold() }
         // Bandwidth first, on a quiet process: after a large model has streamed through memory the probe reads
         // higher and noisier. Then forget the probe's own 1 GiB in the peak-RSS counter.
         let bandwidth = MemoryBandwidth.measure()

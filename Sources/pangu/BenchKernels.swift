@@ -11,7 +11,7 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Weight dtypes to test.") var dtypes: String = "bf16,f16,f32"
     @Option(help: "Tokens per call (1 = decode).") var tokens: String = "1,64"
     @Option(help: "Distinct matrices cycled so weights come from DRAM, not cache.") var copies: Int = 8
-    @Flag(help: "Repack q8_0/q4_0/q4_K/q6_K matrices into the row-interleaved layout first, as model loading does.")
+    @Flag(help: "Repack q8_0/q4_0/q4_K/q6_K/bf16/f16 matrices into the row-interleaved layout first, as model loading does.")
     var interleave = false
 
     func run() throws {

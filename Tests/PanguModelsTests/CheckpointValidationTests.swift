@@ -50,7 +50,9 @@ final class CheckpointValidationTests: XCTestCase {
     }
 
     func testInvFreqBuffersAreIgnoredButOtherStrayTensorsAreNot() throws {
-        let d = try rewrite(extra: ["model.layers.0.self_attn.rotary_emb.inv_freq"])
+        // (The fixture already holds every layer's buffer; a second copy under the same name would be a malformed
+        // header with a duplicate key, which the reader rejects, so the extra one has a name of its own.)
+        let d = try rewrite(extra: ["model.rotary_emb.inv_freq"])
         XCTAssertNoThrow(try ModelRegistry.load(directory: d))
     }
 
@@ -92,6 +94,16 @@ final class CheckpointValidationTests: XCTestCase {
                             maxPositions: 4)
         XCTAssertThrowsError(try model.forward([SequenceStep(tokens: [1, 2, 3, 4, 5], cache: small)])) { e in
             XCTAssertEqual(e as? ModelError, .contextOverflow(needed: 5, limit: 4))
+        }
+    }
+
+    /// Found by the model-config fuzzer: 0 heads without head_dim used to divide by zero before being reported.
+    func testZeroHeadsIsAnErrorNotACrash() throws {
+        let json = #"{"architectures":["PanguEmbeddedForCausalLM"],"hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,"num_attention_heads":0,"vocab_size":10,"max_position_embeddings":16,"rope_theta":10000,"rms_norm_eps":1e-5,"hidden_act":"silu"}"#
+        let c = try JSONDecoder().decode(PanguEmbeddedConfiguration.self, from: Data(json.utf8))
+        XCTAssertThrowsError(try c.validate()) { e in
+            XCTAssertEqual(e as? ModelError, .unsupportedConfig(file: "config.json", field: "num_attention_heads",
+                                                                detail: "must be positive, got 0"))
         }
     }
 }

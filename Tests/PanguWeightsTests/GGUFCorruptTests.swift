@@ -52,15 +52,23 @@ final class GGUFCorruptTests: XCTestCase {
     }
 
     func testHugeCountsAndLengths() throws {
+        // Beyond GGUFLimits: rejected before anything is allocated.
         var b = try GGUFTestSupport.smallFile()
         for i in 8..<16 { b[i] = 0xFF }          // tensor count
-        GGUFTestSupport.expectError(b) { if case .countTooLarge = $0 { return true } else { return false } }
+        GGUFTestSupport.expectError(b) { if case .limitExceeded(_, _, GGUFLimits.maxTensors) = $0 { return true } else { return false } }
         var c = try GGUFTestSupport.smallFile()
         for i in 16..<24 { c[i] = 0x7F }         // metadata count
-        GGUFTestSupport.expectError(c) { if case .countTooLarge = $0 { return true } else { return false } }
+        GGUFTestSupport.expectError(c) { if case .limitExceeded(_, _, GGUFLimits.maxMetadataEntries) = $0 { return true } else { return false } }
         var d = try GGUFTestSupport.smallFile()
         for i in 24..<32 { d[i] = 0xFF }         // length of the first key
-        GGUFTestSupport.expectError(d) { if case .truncated = $0 { return true } else { return false } }
+        GGUFTestSupport.expectError(d) { if case .limitExceeded(_, _, GGUFLimits.maxStringBytes) = $0 { return true } else { return false } }
+        // Within the limits but more than the bytes that remain.
+        var b2 = try GGUFTestSupport.smallFile()
+        b2.replaceSubrange(8..<16, with: withUnsafeBytes(of: UInt64(50_000).littleEndian) { Array($0) })
+        GGUFTestSupport.expectError(b2) { if case .countTooLarge(what: "tensor", _) = $0 { return true } else { return false } }
+        var d2 = try GGUFTestSupport.smallFile()
+        d2.replaceSubrange(24..<32, with: withUnsafeBytes(of: UInt64(1 << 20).littleEndian) { Array($0) })
+        GGUFTestSupport.expectError(d2) { if case .truncated = $0 { return true } else { return false } }
         var e = try GGUFTestSupport.smallFile()
         let key = Array("test.tokens".utf8)
         let at = try XCTUnwrap(GGUFTestSupport.find(key, in: e)) + key.count + 4 + 4   // array length field

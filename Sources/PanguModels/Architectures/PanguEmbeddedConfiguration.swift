@@ -104,12 +104,14 @@ public struct PanguEmbeddedConfiguration: Codable, Sendable, Equatable {
         func fail(_ field: String, _ detail: String) -> ModelError {
             .unsupportedConfig(file: file, field: field, detail: detail)
         }
+        // Counts first: the derived head size divides by the head count.
         for (name, v) in [("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
                           ("num_hidden_layers", numHiddenLayers), ("num_attention_heads", numAttentionHeads),
-                          ("num_key_value_heads", kvHeads), ("head_dim", resolvedHeadDim), ("vocab_size", vocabSize),
+                          ("num_key_value_heads", kvHeads), ("vocab_size", vocabSize),
                           ("max_position_embeddings", maxPositionEmbeddings)] where v <= 0 {
             throw fail(name, "must be positive, got \(v)")
         }
+        if resolvedHeadDim <= 0 { throw fail("head_dim", "must be positive, got \(resolvedHeadDim)") }
         if headDim == nil, hiddenSize % numAttentionHeads != 0 {
             throw fail("num_attention_heads", "\(numAttentionHeads) does not divide hidden_size \(hiddenSize)")
         }

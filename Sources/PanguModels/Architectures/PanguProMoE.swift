@@ -149,7 +149,10 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
             let groupsHeld = shard.map { $0.experts.count / c.expertsPerGroup } ?? c.expertGroups
             if !held.isEmpty { activeExpertBytes += layerBytes / held.count * groupsHeld }
             let moe = MixtureOfGroupedExperts(
-                router: loader.matmul(t[.router]!), routerScale: loader.floats(t[.routerScale]!), experts: experts,
+                // The router stays in the file layout: it is tiny, and GGUF files keep it in f32 (as llama.cpp
+                // does), whose row-major kernel sums in the same order as the bf16 one, so a checkpoint and its
+                // GGUF conversion route every token to the same experts.
+                router: loader.matrix(t[.router]!), routerScale: loader.floats(t[.routerScale]!), experts: experts,
                 shared: SwiGLU(gate: loader.matmul(t[.sharedGate]!), up: loader.matmul(t[.sharedUp]!),
                                down: loader.matmul(t[.sharedDown]!), scratchName: "shared"),
                 groups: c.expertGroups)

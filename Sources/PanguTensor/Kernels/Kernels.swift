@@ -21,6 +21,8 @@ public enum Kernels {
                               into y: UnsafeMutablePointer<Float>, pool: ThreadPool = .shared) {
         if w.dtype.isQuantized {
             QuantMatMul.run(x, tokens: tokens, w, into: y, pool: pool)
+        } else if w.layout == .interleaved8 {
+            FloatInterleavedMatMul.run(x, tokens: tokens, w, into: y, pool: pool)
         } else {
             FloatMatMul.run(x, tokens: tokens, w, into: y, pool: pool)
         }

@@ -73,6 +73,12 @@ public final class GGUFFile: @unchecked Sendable {
             guard version == 2 || version == 3 else { throw GGUFError.unsupportedVersion(version) }
             let nTensors = try c.u64("tensor count"), nKV = try c.u64("metadata count")
             // Each tensor info needs ≥ 8+4+4+8 bytes, each key-value ≥ 8+4+1.
+            guard nTensors <= UInt64(GGUFLimits.maxTensors) else {
+                throw GGUFError.limitExceeded(what: "tensor count", value: nTensors, limit: GGUFLimits.maxTensors)
+            }
+            guard nKV <= UInt64(GGUFLimits.maxMetadataEntries) else {
+                throw GGUFError.limitExceeded(what: "metadata count", value: nKV, limit: GGUFLimits.maxMetadataEntries)
+            }
             guard nTensors <= UInt64(c.remaining / 24) else { throw GGUFError.countTooLarge(what: "tensor", count: nTensors) }
             guard nKV <= UInt64(c.remaining / 13) else { throw GGUFError.countTooLarge(what: "metadata", count: nKV) }
             var md = [String: GGUFValue](), keys = [String]()
@@ -80,6 +86,7 @@ public final class GGUFFile: @unchecked Sendable {
                 let key = try c.string("metadata key")
                 let raw = try c.u32("type of '\(key)'")
                 guard let t = GGUFValueType(rawValue: raw) else { throw GGUFError.invalidValueType(key: key, rawType: raw) }
+                c.arrayElements = 0
                 let v = try c.value(t, key: key, depth: 0)
                 guard md[key] == nil else { throw GGUFError.duplicateKey(key) }
                 md[key] = v; keys.append(key)
@@ -168,6 +175,8 @@ struct Cursor {
     let size: Int
     var pos = 0
     var remaining: Int { size - pos }
+    /// Array elements read for the current metadata value (reset per key by the caller).
+    var arrayElements = 0
 
     init(base: UnsafeRawPointer, size: Int) { self.base = base; self.size = size }
 
@@ -188,6 +197,9 @@ struct Cursor {
     }
     mutating func string(_ what: String) throws -> String {
         let n = try u64("length of \(what)")
+        guard n <= UInt64(GGUFLimits.maxStringBytes) else {
+            throw GGUFError.limitExceeded(what: "length of \(what) at offset \(pos - 8)", value: n, limit: GGUFLimits.maxStringBytes)
+        }
         guard n <= UInt64(remaining) else { throw GGUFError.truncated(what: what, offset: pos, needed: Int(clamping: n), fileSize: size) }
         let start = pos
         let buf = UnsafeRawBufferPointer(start: base + pos, count: Int(n))
@@ -221,6 +233,12 @@ struct Cursor {
             let n = try u64("array length of '\(key)'")
             let minSize = UInt64(et.scalarSize ?? (et == .string ? 8 : 12))
             guard n <= UInt64(remaining) / minSize else { throw GGUFError.countTooLarge(what: "array '\(key)'", count: n) }
+            // Nested arrays count against one budget per top-level value.
+            arrayElements += Int(n)
+            guard arrayElements <= GGUFLimits.maxArrayElements else {
+                throw GGUFError.limitExceeded(what: "element count of array '\(key)'", value: UInt64(arrayElements),
+                                              limit: GGUFLimits.maxArrayElements)
+            }
             var a = [GGUFValue]()
             a.reserveCapacity(Int(n))
             for _ in 0..<Int(n) { a.append(try value(et, key: key, depth: depth + 1)) }

@@ -11,11 +11,18 @@ public final class GGUFTensorSource: TensorSource, @unchecked Sendable {
     private let tensors: [String: TensorInfo]
 
     /// Opens `path`. Errors name the file; a tensor of a type we cannot compute with names the tensor and type.
-    public init(path: String) throws {
-        self.path = path
+    public convenience init(path: String) throws {
+        let file: GGUFFile
         do { file = try GGUFFile(path: path, willNeed: true) } catch let error as GGUFError {
             throw WeightsError.malformedHeader(path: path, detail: error.description)
         }
+        try self.init(file: file, path: path)
+    }
+
+    /// Wraps an already parsed file (e.g. `GGUFFile(bytes:)`); `path` names it in errors.
+    public init(file: GGUFFile, path: String) throws {
+        self.path = path
+        self.file = file
         var found: [String: TensorInfo] = [:]
         for info in file.tensors {
             guard let dtype = info.dtype else {

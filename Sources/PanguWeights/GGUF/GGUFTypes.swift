@@ -150,6 +150,20 @@ public enum GGMLType {
     }
 }
 
+/// Resource limits of the GGUF reader: far above what real models use (a 153k-token vocabulary, ~1,000 tensors,
+/// chat templates of a few KB), low enough that a hostile file cannot make the reader allocate gigabytes of
+/// metadata values before anything else is checked.
+public enum GGUFLimits {
+    /// Tensors in one file.
+    public static let maxTensors = 1 << 20
+    /// Metadata key-value pairs in one file.
+    public static let maxMetadataEntries = 1 << 16
+    /// Elements of one metadata array (all nesting levels together).
+    public static let maxArrayElements = 1 << 24
+    /// Bytes of one string (keys, values, tensor names).
+    public static let maxStringBytes = 1 << 24
+}
+
 /// Errors thrown while reading or writing GGUF files; each names what is wrong and where.
 public enum GGUFError: Error, Equatable, CustomStringConvertible {
     /// The file could not be opened, stat'ed or mapped.
@@ -162,6 +176,8 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
     case truncated(what: String, offset: Int, needed: Int, fileSize: Int)
     /// A tensor/metadata/array count cannot fit in the remaining bytes.
     case countTooLarge(what: String, count: UInt64)
+    /// A count or length is beyond what any real model file needs (see `GGUFLimits`).
+    case limitExceeded(what: String, value: UInt64, limit: Int)
     /// A metadata value (or array element) has an unknown type tag.
     case invalidValueType(key: String, rawType: UInt32)
     /// A string is not valid UTF-8.
@@ -198,6 +214,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         case .truncated(let w, let o, let n, let s):
             return "GGUF: file truncated reading \(w) at offset \(o) (need \(n) bytes, file has \(s))"
         case .countTooLarge(let w, let c): return "GGUF: \(w) count \(c) is too large for the file"
+        case .limitExceeded(let w, let v, let l): return "GGUF: \(w) is \(v), more than the limit of \(l)"
         case .invalidValueType(let k, let t): return "GGUF: metadata key '\(k)' has invalid value type \(t)"
         case .invalidUTF8(let w, let o): return "GGUF: \(w) at offset \(o) is not valid UTF-8"
         case .duplicateKey(let k): return "GGUF: duplicate metadata key '\(k)'"

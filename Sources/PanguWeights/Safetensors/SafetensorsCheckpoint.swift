@@ -28,6 +28,12 @@ public final class SafetensorsCheckpoint: TensorSource, @unchecked Sendable {
             }
             var byShard: [String: SafetensorsFile] = [:]
             var problems: [String] = []
+            // Shards are files in this directory: a name with a path in it ("../x", "/dev/zero") would make an
+            // index from the internet open files elsewhere (or block on a FIFO).
+            for (name, shard) in weightMap where !Self.isPlainFileName(shard) {
+                throw WeightsError.indexMismatch(
+                    path: indexURL.path, detail: "tensor '\(name)' names shard \"\(shard)\", which is not a file name in the directory")
+            }
             for shard in Set(weightMap.values).sorted() {
                 let file = try SafetensorsFile(path: directory.appendingPathComponent(shard).path)
                 byShard[shard] = file
@@ -61,6 +67,12 @@ public final class SafetensorsCheckpoint: TensorSource, @unchecked Sendable {
         }
         files = opened
         index = map
+    }
+
+    /// True for a non-empty name without a path separator, NUL, or the special names "." and "..".
+    static func isPlainFileName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\")
+            && !name.utf8.contains(0)
     }
 
     public var tensorNames: [String] { index.keys.sorted() }

@@ -14,14 +14,21 @@ public final class SafetensorsFile: TensorSource, @unchecked Sendable {
 
     /// Opens and validates `path`. Throws a `WeightsError` naming the file (and tensor) on any inconsistency:
     /// truncation, a header that lies about offsets, unknown dtypes, overlapping sizes.
-    public init(path: String) throws {
-        file = try MappedFile(path: path)
+    public convenience init(path: String) throws {
+        try self.init(file: MappedFile(path: path))
+    }
+
+    /// Validates an already mapped (or in-memory, `MappedFile(bytes:path:)`) file; errors name `file.path`.
+    public init(file: MappedFile) throws {
+        self.file = file
+        let path = file.path
         let size = file.size
         guard size >= 8 else { throw WeightsError.truncated(path: path, detail: "\(size) bytes, no 8-byte header length") }
-        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
-        guard headerLength >= 2, headerLength <= 100 << 20 else {
-            throw WeightsError.malformedHeader(path: path, detail: "implausible header length \(headerLength)")
+        let rawHeaderLength = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
+        guard rawHeaderLength >= 2, rawHeaderLength <= 100 << 20 else {
+            throw WeightsError.malformedHeader(path: path, detail: "implausible header length \(rawHeaderLength)")
         }
+        let headerLength = Int(rawHeaderLength)
         guard 8 + headerLength <= size else {
             throw WeightsError.truncated(
                 path: path, detail: "header says \(headerLength) bytes of JSON but the file has \(size - 8)")
@@ -73,7 +80,10 @@ public final class SafetensorsFile: TensorSource, @unchecked Sendable {
                 }
                 elements = m
             }
-            let expected = elements * dtype.bytesPerBlock
+            let (expected, overflow) = elements.multipliedReportingOverflow(by: dtype.bytesPerBlock)
+            guard !overflow else {
+                throw WeightsError.badTensorExtent(path: path, tensor: name, detail: "shape \(shape) of \(dtypeName) overflows")
+            }
             guard end - begin == expected else {
                 throw WeightsError.badTensorExtent(
                     path: path, tensor: name,
@@ -81,6 +91,23 @@ public final class SafetensorsFile: TensorSource, @unchecked Sendable {
             }
             found[name] = TensorInfo(name: name, dtype: dtype, shape: shape, data: file.base + dataStart + begin,
                                      byteCount: expected, file: path)
+        }
+        // As the safetensors library requires: the tensors tile the data section exactly, in offset order, with
+        // no gap and no overlap (an overlap would let two tensors alias the same bytes).
+        var next = 0
+        for t in found.values.sorted(by: { ($0.data, $0.name) < ($1.data, $1.name) }) {
+            let begin = t.data - (file.base + dataStart)
+            guard begin == next else {
+                throw WeightsError.badTensorExtent(
+                    path: path, tensor: t.name,
+                    detail: begin < next ? "data_offsets overlap the previous tensor (which ends at \(next))"
+                                         : "data_offsets leave a gap of \(begin - next) bytes before it")
+            }
+            next = begin + t.byteCount
+        }
+        guard next == dataSize else {
+            throw WeightsError.badTensorExtent(path: path, tensor: "-",
+                                               detail: "the data section has \(dataSize) bytes but the tensors cover \(next)")
         }
         tensors = found
         metadata = meta

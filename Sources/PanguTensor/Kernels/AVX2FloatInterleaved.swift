@@ -1,0 +1,219 @@
+// AVX2 kernels for the row-interleaved bf16/f16 layout (byte layout in FloatInterleave.swift).
+//
+// A step is 32 bytes: two columns c = 2s, 2s+1 of the group's 8 rows. It is widened to two f32 vectors A, B and
+// multiplied by two activation vectors into two accumulators per group and token; several groups (or tokens) per
+// loop keep 8 independent FMA chains in flight.
+//   bf16: one 32-byte load; A = v << 16 holds rows 0,2,4,6 of column 2s (lanes 0-3) and of column 2s+1 (lanes
+//         4-7), B = v & 0xFFFF0000 rows 1,3,5,7. Both are multiplied by [x[2s] ×4, x[2s+1] ×4] (one 8-byte
+//         broadcast + one `vpermps`); the 8 row sums are untangled once per group.
+//   f16:  `vcvtph2ps` of each 16-byte half: A = column 2s, B = column 2s+1, times broadcasts of x[2s], x[2s+1].
+// Every token's sums are formed in the same order whatever the number of tokens in the call, so one token gives
+// bit-identical results alone or in a batch (speculative verification and batched decoding rely on this).
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+/// How one float storage type widens a step and which activation factors go with it.
+protocol InterleavedFloatWiden {
+    /// Floats of prepared activation per step.
+    static var preparedPerStep: Int { get }
+    /// Writes the prepared activation row for `x[0..<k]` (`steps(k) · preparedPerStep` floats).
+    static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>)
+    /// The step at `p` (32 bytes) as two f32 vectors.
+    static func widen(_ p: UnsafeRawPointer) -> (__m256, __m256)
+    /// A lone last column at `p` (16 bytes, odd k) as the same two vectors with the missing column zero.
+    static func widenLone(_ p: UnsafeRawPointer) -> (__m256, __m256)
+    /// Activation factors of step `s`.
+    static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256)
+    /// The 8 row sums, row order, from the summed A and B accumulators.
+    static func finish(_ a: __m256, _ b: __m256) -> __m256
+}
+
+enum BF16Widen: InterleavedFloatWiden {
+    static var preparedPerStep: Int { 2 }
+    static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>) {
+        F16Widen.prepare(x, k: k, into: out)
+    }
+    @inline(__always) static func widen(_ p: UnsafeRawPointer) -> (__m256, __m256) {
+        split(ld256(p))
+    }
+    @inline(__always) static func widenLone(_ p: UnsafeRawPointer) -> (__m256, __m256) {
+        let lo = ld128(p)
+        return split(SIMD4<Int64>(lo[0], lo[1], 0, 0))
+    }
+    @inline(__always) static func split(_ v: __m256i) -> (__m256, __m256) {
+        (_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)),
+         _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(Int32(bitPattern: 0xFFFF_0000)))))
+    }
+    /// [x[2s] ×4, x[2s+1] ×4]: one 8-byte broadcast load and one lane permutation (the activation row stays
+    /// L1-sized, 4 bytes per column, instead of an expanded copy 4 times larger).
+    @inline(__always) static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256) {
+        let pair = _mm256_castsi256_ps(_mm256_set1_epi64x(UnsafeRawPointer(xp + 2 * s).loadUnaligned(as: Int64.self)))
+        let v = _mm256_permutevar8x32_ps(pair, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1))
+        return (v, v)
+    }
+    @inline(__always) static func finish(_ a: __m256, _ b: __m256) -> __m256 {
+        let e = a.lowHalf + a.highHalf, o = b.lowHalf + b.highHalf  // rows 0,2,4,6 and 1,3,5,7
+        return SIMD8<Float>(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3])
+    }
+}
+
+enum F16Widen: InterleavedFloatWiden {
+    static var preparedPerStep: Int { 2 }
+    static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<k { out[i] = x[i] }
+        if k % 2 == 1 { out[k] = 0 }
+    }
+    @inline(__always) static func widen(_ p: UnsafeRawPointer) -> (__m256, __m256) {
+        (_mm256_cvtph_ps(ld128(p)), _mm256_cvtph_ps(ld128(p + 16)))
+    }
+    @inline(__always) static func widenLone(_ p: UnsafeRawPointer) -> (__m256, __m256) {
+        (_mm256_cvtph_ps(ld128(p)), SIMD8<Float>())
+    }
+    @inline(__always) static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256) {
+        (SIMD8<Float>(repeating: xp[2 * s]), SIMD8<Float>(repeating: xp[2 * s + 1]))
+    }
+    @inline(__always) static func finish(_ a: __m256, _ b: __m256) -> __m256 { a + b }
+}
+
+enum AVX2FloatInterleaved {
+    /// out[t * outStride + (r − 8·groups.lowerBound)] = W[r]·x[t] for the rows of `groups` (padding rows are not
+    /// stored); `xp` holds `tokens` prepared activation rows of `preparedStride` floats (`W.prepare`).
+    /// One token: 4 groups at a time (4 read streams per thread, like the row-major kernel, and each activation
+    /// factor serves 4 groups); more tokens: 2 groups × 2 tokens. Every (group, token) pair has its own two
+    /// accumulators fed in the same order in every variant, so results do not depend on the number of tokens.
+    static func gemm<W: InterleavedFloatWiden>(_: W.Type, _ w: WeightMatrix, groups: Range<Int>,
+                                               xp: UnsafePointer<Float>, preparedStride: Int, tokens: Int,
+                                               out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let k = w.cols, gb = FloatInterleave.groupBytes(k: k), r0 = 8 * groups.lowerBound
+        @inline(__always) func put(_ v: __m256, _ g: Int, _ t: Int) {
+            store(v, out + 8 * g - r0 + t * outStride, min(8, w.rows - 8 * g))
+        }
+        var g = groups.lowerBound
+        if tokens == 1 {
+            while g + 4 <= groups.upperBound {
+                let p = w.data + g * gb
+                let y = four(W.self, p, p + gb, p + 2 * gb, p + 3 * gb, k, xp)
+                put(y.0, g, 0); put(y.1, g + 1, 0); put(y.2, g + 2, 0); put(y.3, g + 3, 0)
+                g += 4
+            }
+        } else {
+            while g + 2 <= groups.upperBound {
+                let p = w.data + g * gb
+                var t = 0
+                while t + 2 <= tokens {
+                    let y = twoByTwo(W.self, p, p + gb, k, xp + t * preparedStride, xp + (t + 1) * preparedStride)
+                    put(y.0, g, t); put(y.1, g + 1, t); put(y.2, g, t + 1); put(y.3, g + 1, t + 1)
+                    t += 2
+                }
+                if t < tokens {
+                    put(one(W.self, p, k, xp + t * preparedStride), g, t)
+                    put(one(W.self, p + gb, k, xp + t * preparedStride), g + 1, t)
+                }
+                g += 2
+            }
+        }
+        while g < groups.upperBound {
+            for t in 0..<tokens { put(one(W.self, w.data + g * gb, k, xp + t * preparedStride), g, t) }
+            g += 1
+        }
+    }
+
+    @inline(__always) static func store(_ v: __m256, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        if count == 8 {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+        } else {
+            for i in 0..<count { p[i] = v[i] }
+        }
+    }
+
+    /// One group × one token: the 8 row sums.
+    @inline(__always)
+    static func one<W: InterleavedFloatWiden>(_: W.Type, _ gp: UnsafeRawPointer, _ k: Int,
+                                              _ x: UnsafePointer<Float>) -> __m256 {
+        var a = SIMD8<Float>(), b = SIMD8<Float>()
+        let full = k / 2
+        for s in 0..<full {
+            let (u, v) = W.widen(gp + 32 * s), (xa, xb) = W.factors(x, s)
+            a = _mm256_fmadd_ps(u, xa, a); b = _mm256_fmadd_ps(v, xb, b)
+        }
+        if k % 2 == 1 {
+            let (u, v) = W.widenLone(gp + 32 * full), (xa, xb) = W.factors(x, full)
+            a = _mm256_fmadd_ps(u, xa, a); b = _mm256_fmadd_ps(v, xb, b)
+        }
+        return W.finish(a, b)
+    }
+
+    /// Four groups × one token (same per-group operations as `one`).
+    @inline(__always)
+    static func four<W: InterleavedFloatWiden>(_: W.Type, _ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer,
+                                               _ p2: UnsafeRawPointer, _ p3: UnsafeRawPointer, _ k: Int,
+                                               _ x: UnsafePointer<Float>) -> (__m256, __m256, __m256, __m256) {
+        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
+        let full = k / 2
+        @inline(__always) func step(_ o: Int, _ xa: __m256, _ xb: __m256, lone: Bool) {
+            let (u0, v0) = lone ? W.widenLone(p0 + o) : W.widen(p0 + o)
+            a0 = _mm256_fmadd_ps(u0, xa, a0); b0 = _mm256_fmadd_ps(v0, xb, b0)
+            let (u1, v1) = lone ? W.widenLone(p1 + o) : W.widen(p1 + o)
+            a1 = _mm256_fmadd_ps(u1, xa, a1); b1 = _mm256_fmadd_ps(v1, xb, b1)
+            let (u2, v2) = lone ? W.widenLone(p2 + o) : W.widen(p2 + o)
+            a2 = _mm256_fmadd_ps(u2, xa, a2); b2 = _mm256_fmadd_ps(v2, xb, b2)
+            let (u3, v3) = lone ? W.widenLone(p3 + o) : W.widen(p3 + o)
+            a3 = _mm256_fmadd_ps(u3, xa, a3); b3 = _mm256_fmadd_ps(v3, xb, b3)
+        }
+        for s in 0..<full {
+            let (xa, xb) = W.factors(x, s)
+            step(32 * s, xa, xb, lone: false)
+        }
+        if k % 2 == 1 {
+            let (xa, xb) = W.factors(x, full)
+            step(32 * full, xa, xb, lone: true)
+        }
+        return (W.finish(a0, b0), W.finish(a1, b1), W.finish(a2, b2), W.finish(a3, b3))
+    }
+
+    /// Two groups × two tokens: (group 0, token 0), (group 1, token 0), (group 0, token 1), (group 1, token 1).
+    @inline(__always)
+    static func twoByTwo<W: InterleavedFloatWiden>(_: W.Type, _ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer,
+                                                   _ k: Int, _ x: UnsafePointer<Float>, _ z: UnsafePointer<Float>)
+        -> (__m256, __m256, __m256, __m256) {
+        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        var c0 = SIMD8<Float>(), d0 = SIMD8<Float>(), c1 = SIMD8<Float>(), d1 = SIMD8<Float>()
+        let full = k / 2
+        @inline(__always) func step(_ s: Int, lone: Bool) {
+            let o = 32 * s
+            let (xa, xb) = W.factors(x, s), (za, zb) = W.factors(z, s)
+            let (u0, v0) = lone ? W.widenLone(p0 + o) : W.widen(p0 + o)
+            a0 = _mm256_fmadd_ps(u0, xa, a0); b0 = _mm256_fmadd_ps(v0, xb, b0)
+            c0 = _mm256_fmadd_ps(u0, za, c0); d0 = _mm256_fmadd_ps(v0, zb, d0)
+            let (u1, v1) = lone ? W.widenLone(p1 + o) : W.widen(p1 + o)
+            a1 = _mm256_fmadd_ps(u1, xa, a1); b1 = _mm256_fmadd_ps(v1, xb, b1)
+            c1 = _mm256_fmadd_ps(u1, za, c1); d1 = _mm256_fmadd_ps(v1, zb, d1)
+        }
+        for s in 0..<full { step(s, lone: false) }
+        if k % 2 == 1 { step(full, lone: true) }
+        return (W.finish(a0, b0), W.finish(a1, b1), W.finish(c0, d0), W.finish(c1, d1))
+    }
+
+    /// 8×8 transpose of 16-bit values: rows `rowBytes` apart at `src` → eight 16-byte columns at `dst`.
+    @inline(__always)
+    static func transpose8x8(_ src: UnsafeRawPointer, rowBytes rb: Int, into dst: UnsafeMutableRawPointer) {
+        let r0 = ld128(src), r1 = ld128(src + rb), r2 = ld128(src + 2 * rb), r3 = ld128(src + 3 * rb)
+        let r4 = ld128(src + 4 * rb), r5 = ld128(src + 5 * rb), r6 = ld128(src + 6 * rb), r7 = ld128(src + 7 * rb)
+        // a: row pairs interleaved (columns 0-3 / 4-7); b: row quads (two columns each); then row octets.
+        let a0 = _mm_unpacklo_epi16(r0, r1), a1 = _mm_unpackhi_epi16(r0, r1)
+        let a2 = _mm_unpacklo_epi16(r2, r3), a3 = _mm_unpackhi_epi16(r2, r3)
+        let a4 = _mm_unpacklo_epi16(r4, r5), a5 = _mm_unpackhi_epi16(r4, r5)
+        let a6 = _mm_unpacklo_epi16(r6, r7), a7 = _mm_unpackhi_epi16(r6, r7)
+        let b0 = _mm_unpacklo_epi32(a0, a2), b1 = _mm_unpackhi_epi32(a0, a2)
+        let b2 = _mm_unpacklo_epi32(a1, a3), b3 = _mm_unpackhi_epi32(a1, a3)
+        let b4 = _mm_unpacklo_epi32(a4, a6), b5 = _mm_unpackhi_epi32(a4, a6)
+        let b6 = _mm_unpacklo_epi32(a5, a7), b7 = _mm_unpackhi_epi32(a5, a7)
+        @inline(__always) func put(_ c: Int, _ v: __m128i) { dst.storeBytes(of: v, toByteOffset: 16 * c, as: __m128i.self) }
+        put(0, _mm_unpacklo_epi64(b0, b4)); put(1, _mm_unpackhi_epi64(b0, b4))
+        put(2, _mm_unpacklo_epi64(b1, b5)); put(3, _mm_unpackhi_epi64(b1, b5))
+        put(4, _mm_unpacklo_epi64(b2, b6)); put(5, _mm_unpackhi_epi64(b2, b6))
+        put(6, _mm_unpacklo_epi64(b3, b7)); put(7, _mm_unpackhi_epi64(b3, b7))
+    }
+}
+#endif
