@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "PanguGrammarTests", dependencies: ["PanguGrammar", "PanguChat", "PanguTokenizer"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PanguDistributedTests", dependencies: ["PanguDistributed", "mpi-selftest"]),
-        .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguRuntime", "PanguTensor", "PanguTestSupport"]),
+        .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTensor", "PanguTestSupport"]),
     ]
 )
 

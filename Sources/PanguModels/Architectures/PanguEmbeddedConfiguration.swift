@@ -82,19 +82,7 @@ public struct PanguEmbeddedConfiguration: Codable, Sendable, Equatable {
 
     /// Decodes and validates `config.json` at `url`.
     public static func load(_ url: URL) throws -> PanguEmbeddedConfiguration {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError.unsupportedConfig(file: url.path, field: "-", detail: "cannot read: \(error.localizedDescription)")
-        }
-        let config: PanguEmbeddedConfiguration
-        do { config = try JSONDecoder().decode(PanguEmbeddedConfiguration.self, from: data) } catch let DecodingError.keyNotFound(key, _) {
-            throw ModelError.unsupportedConfig(file: url.path, field: key.stringValue, detail: "missing")
-        } catch let DecodingError.typeMismatch(_, context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ModelError.unsupportedConfig(file: url.path, field: field, detail: "wrong type: \(context.debugDescription)")
-        } catch {
-            throw ModelError.unsupportedConfig(file: url.path, field: "-", detail: "not valid JSON: \(error)")
-        }
+        let config = try ConfigFile.decode(PanguEmbeddedConfiguration.self, from: url)
         try config.validate(file: url.path)
         return config
     }

@@ -101,20 +101,7 @@ public struct PanguProMoEConfiguration: Codable, Sendable, Equatable {
 
     /// Decodes and validates `config.json` at `url`.
     public static func load(_ url: URL) throws -> PanguProMoEConfiguration {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError.unsupportedConfig(file: url.path, field: "-", detail: "cannot read: \(error.localizedDescription)")
-        }
-        let config: PanguProMoEConfiguration
-        do { config = try JSONDecoder().decode(PanguProMoEConfiguration.self, from: data) } catch let DecodingError.typeMismatch(_, context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ModelError.unsupportedConfig(file: url.path, field: field, detail: "wrong type: \(context.debugDescription)")
-        } catch let DecodingError.valueNotFound(_, context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ModelError.unsupportedConfig(file: url.path, field: field, detail: "null where a value is needed")
-        } catch {
-            throw ModelError.unsupportedConfig(file: url.path, field: "-", detail: "not valid JSON: \(error)")
-        }
+        let config = try ConfigFile.decode(PanguProMoEConfiguration.self, from: url)
         try config.validate(file: url.path)
         return config
     }
