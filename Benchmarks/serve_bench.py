@@ -38,9 +38,21 @@ def wait_healthy(port, proc, timeout=300):
     raise RuntimeError("server did not become healthy")
 
 
+MODEL_IDS = {}
+
+
+def model_id(port):
+    """The id the server lists first in /v1/models (pangu refuses unknown model names, as OpenAI does)."""
+    if port not in MODEL_IDS:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/v1/models")
+        MODEL_IDS[port] = json.loads(c.getresponse().read())["data"][0]["id"]
+    return MODEL_IDS[port]
+
+
 def stream_completion(port, max_tokens):
     """One streaming /v1/completions request: (seconds to first token, completion tokens, seconds total)."""
-    body = json.dumps({"model": "m", "prompt": PROMPT, "max_tokens": max_tokens, "temperature": 0, "stream": True,
+    body = json.dumps({"model": model_id(port), "prompt": PROMPT, "max_tokens": max_tokens, "temperature": 0, "stream": True,
                        "stream_options": {"include_usage": True}, "ignore_eos": True})
     start = time.perf_counter()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
