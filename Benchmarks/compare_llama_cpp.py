@@ -93,8 +93,8 @@ def cold_start(pangu, llama, path, runs, threads):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default="/work/models")
-    ap.add_argument("--llama", default="/work/llama.cpp-build")
+    ap.add_argument("--models", default=os.environ.get("PANGU_MODELS", os.path.join(ROOT, "models")))
+    ap.add_argument("--llama", default=os.environ.get("LLAMA_CPP_DIR", os.path.join(ROOT, ".peer", "llama.cpp")))
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("-r", type=int, default=2)
@@ -103,7 +103,7 @@ def main():
     ap.add_argument("--cold", default="", help="types whose start-up (load, first token) is compared, e.g. q4_k_m")
     ap.add_argument("--cold-runs", type=int, default=3)
     ap.add_argument("--output", default=os.path.join(ROOT, "Benchmarks", "README.md"))
-    ap.add_argument("--cache", default="/work/models/bench-results.json",
+    ap.add_argument("--cache", default=os.path.join(ROOT, "models", "bench-results.json"),
                     help="results of earlier files in this session are reused from here (delete it to rerun all)")
     a = ap.parse_args()
 

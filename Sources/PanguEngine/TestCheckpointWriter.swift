@@ -34,11 +34,11 @@ public struct TestModelPreset: Sendable {
     public static let tiny = TestModelPreset(name: "tiny", hidden: 128, intermediate: 352, layers: 4, heads: 4,
                                              kvHeads: 2, vocab: 2048, ropeTheta: 16_000_000, tied: false, shards: 1,
                                              contextLength: 4096)
-    /// openPangu-Embedded-1B shapes (spec §1.1).
+    /// openPangu-Embedded-1B shapes (Docs/Architectures.md).
     public static let oneB = TestModelPreset(name: "1b-shape", hidden: 1536, intermediate: 6144, layers: 26, heads: 12,
                                              kvHeads: 6, vocab: 153_376, ropeTheta: 4_000_000, tied: true, shards: 1,
                                              contextLength: 32768, eos: 45892)
-    /// openPangu-Embedded-7B shapes (spec §1.1), sharded in four files like the official checkpoint.
+    /// openPangu-Embedded-7B shapes (Docs/Architectures.md), sharded in four files like the official checkpoint.
     public static let sevenB = TestModelPreset(name: "7b-shape", hidden: 4096, intermediate: 12800, layers: 34,
                                                heads: 32, kvHeads: 8, vocab: 153_376, ropeTheta: 16_000_000,
                                                tied: false, shards: 4, contextLength: 32768, eos: 45892)

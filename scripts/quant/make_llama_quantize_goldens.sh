@@ -7,7 +7,7 @@
 # Usage: scripts/quant/make_llama_quantize_goldens.sh [LLAMA_BUILD_DIR=/work/llama.cpp-build]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-LLAMA="${1:-/work/llama.cpp-build}"
+LLAMA="${1:-${LLAMA_CPP_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/.peer/llama.cpp}}"
 TMP="$(mktemp -d)"
 OUT="$ROOT/Tests/PanguTensorTests/Fixtures/llama_quantize"
 mkdir -p "$OUT"

@@ -1,5 +1,5 @@
 // openPangu-Embedded (7B, 1B): a pre-norm Llama-style decoder with biases on q, k, v AND o, SwiGLU MLP without
-// bias, RMSNorm, full-head-dim NeoX RoPE and grouped-query attention (spec §1.3). Follows Huawei's
+// bias, RMSNorm, full-head-dim NeoX RoPE and grouped-query attention (Docs/Architectures.md). Follows Huawei's
 // modeling_openpangu_dense.py; llama.cpp's src/models/pangu-embedded.cpp computes the same graph.
 //
 // The layer loop is here; the attention block and the SwiGLU feed-forward are shared with other architectures

@@ -1,4 +1,4 @@
-// config.json of openPangu-Embedded (7B, 1B) — see spec §1.1. Decoding throws on any value the forward pass
+// config.json of openPangu-Embedded (7B, 1B) — see Docs/Architectures.md. Decoding throws on any value the forward pass
 // does not implement, naming the field, instead of silently computing something else.
 import Foundation
 
