@@ -356,7 +356,9 @@ final class SchedulerTests: XCTestCase {
 final class PoisonedModel: LanguageModel, @unchecked Sendable {
     let base: LanguageModel
     let poison: Int
-    private var poisoned = Set<ObjectIdentifier>()
+    /// Weak, not ObjectIdentifier: a freed cache's address may be reused by the next sequence's cache.
+    private final class WeakCache { weak var cache: KVCache?; init(_ c: KVCache) { cache = c } }
+    private var poisoned: [WeakCache] = []
     init(_ base: LanguageModel, poison: Int) { self.base = base; self.poison = poison }
     var info: ModelInfo { base.info }
     var kvCacheType: KVElementType {
@@ -368,9 +370,9 @@ final class PoisonedModel: LanguageModel, @unchecked Sendable {
         var out = try base.forward(batch)
         for (i, step) in batch.enumerated() {
             if step.cache.count == step.tokens.count && step.tokens.first == poison {
-                poisoned.insert(ObjectIdentifier(step.cache))
+                poisoned.append(WeakCache(step.cache))
             }
-            if poisoned.contains(ObjectIdentifier(step.cache)) { out[i] = out[i].map { _ in .nan } }
+            if poisoned.contains(where: { $0.cache === step.cache }) { out[i] = out[i].map { _ in .nan } }
         }
         return out
     }
