@@ -48,7 +48,7 @@ let package = Package(
         // Layer 3: KV cache, sampler, token generation (token ids only).
         .target(name: "PanguRuntime", dependencies: ["PanguModels", "PanguWeights"], swiftSettings: fastMath),
         // Constrained decoding: JSON / JSON Schema / tool-call grammars as LogitsConstraint over a vocabulary.
-        .target(name: "PanguGrammar", dependencies: ["PanguRuntime", "PanguTokenizer"], swiftSettings: fastMath),
+        .target(name: "PanguGrammar", dependencies: ["PanguChat", "PanguRuntime", "PanguTokenizer"], swiftSettings: fastMath),
         // Open MPI through pkg-config `ompi` (Debian: libopenmpi-dev; the mpirun launcher is in openmpi-bin).
         .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]),
         // Independent: MPI communicator wrapper and the expert-parallel split plan (Docs/ExpertParallel.md).

@@ -98,8 +98,8 @@ public enum JSONCoding {
         out += "\n" + String(repeating: ind, count: level)
     }
 
-    /// JSON string literal with Python's escaping rules.
-    static func quote(_ s: String, ascii: Bool) -> String {
+    /// JSON string literal with Python's escaping rules (`ascii`: non-ASCII as `\u` escapes, like `ensure_ascii`).
+    public static func quote(_ s: String, ascii: Bool = false) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

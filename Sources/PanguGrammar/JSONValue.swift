@@ -1,6 +1,8 @@
 // A small JSON reader for schemas: keeps object key order (properties are generated in schema order) and the
 // literal text of numbers (bounds are compared as decimals, enum values are emitted as written).
 
+import PanguChat
+
 /// A parsed JSON value with ordered object members and number literals kept as text.
 enum JSONValue: Equatable {
     case null
@@ -52,28 +54,8 @@ enum JSONValue: Equatable {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (PanguChat's encoder: the same escaping the chat templates' `tojson` uses).
+    static func quote(_ s: String) -> String { JSONCoding.quote(s) }
 
     private struct Reader {
         let bytes: [UInt8]

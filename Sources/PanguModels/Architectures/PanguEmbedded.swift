@@ -12,23 +12,8 @@ import PanguWeights
 public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
     /// Hugging Face and GGUF names of every tensor (GGUF names as llama.cpp's `pangu-embedded` writes them).
     public static let weightMap = WeightMap(
-        global: [
-            WeightName(.tokenEmbedding, hf: "model.embed_tokens.weight", gguf: "token_embd.weight"),
-            WeightName(.outputNorm, hf: "model.norm.weight", gguf: "output_norm.weight"),
-            // Absent when the output matrix is tied to the embedding (1B).
-            WeightName(.output, hf: "lm_head.weight", gguf: "output.weight", required: false),
-        ],
-        perLayer: [
-            WeightName(.attnNorm, hf: "model.layers.{L}.input_layernorm.weight", gguf: "blk.{L}.attn_norm.weight"),
-            WeightName(.q, hf: "model.layers.{L}.self_attn.q_proj.weight", gguf: "blk.{L}.attn_q.weight"),
-            WeightName(.qBias, hf: "model.layers.{L}.self_attn.q_proj.bias", gguf: "blk.{L}.attn_q.bias"),
-            WeightName(.k, hf: "model.layers.{L}.self_attn.k_proj.weight", gguf: "blk.{L}.attn_k.weight"),
-            WeightName(.kBias, hf: "model.layers.{L}.self_attn.k_proj.bias", gguf: "blk.{L}.attn_k.bias"),
-            WeightName(.v, hf: "model.layers.{L}.self_attn.v_proj.weight", gguf: "blk.{L}.attn_v.weight"),
-            WeightName(.vBias, hf: "model.layers.{L}.self_attn.v_proj.bias", gguf: "blk.{L}.attn_v.bias"),
-            WeightName(.o, hf: "model.layers.{L}.self_attn.o_proj.weight", gguf: "blk.{L}.attn_output.weight"),
-            WeightName(.oBias, hf: "model.layers.{L}.self_attn.o_proj.bias", gguf: "blk.{L}.attn_output.bias"),
-            WeightName(.ffnNorm, hf: "model.layers.{L}.post_attention_layernorm.weight", gguf: "blk.{L}.ffn_norm.weight"),
+        global: DecoderWeights.global(outputRequired: false),  // tied to the embedding in the 1B
+        perLayer: DecoderWeights.attention + [
             WeightName(.gate, hf: "model.layers.{L}.mlp.gate_proj.weight", gguf: "blk.{L}.ffn_gate.weight"),
             WeightName(.up, hf: "model.layers.{L}.mlp.up_proj.weight", gguf: "blk.{L}.ffn_up.weight"),
             WeightName(.down, hf: "model.layers.{L}.mlp.down_proj.weight", gguf: "blk.{L}.ffn_down.weight"),
@@ -58,16 +43,10 @@ public final class PanguEmbedded: LanguageModel, @unchecked Sendable {
     /// Expected shape of each role (PyTorch order) for configuration `c`.
     static func shapes(_ c: PanguEmbeddedConfiguration) -> (TensorRole) -> [Int]? {
         let d = c.hiddenSize, f = c.intermediateSize
-        let qDim = c.numAttentionHeads * c.resolvedHeadDim, kvDim = c.kvHeads * c.resolvedHeadDim
         return { role in
+            if let shared = DecoderWeights.shape(role, hidden: d, vocabulary: c.vocabSize, heads: c.numAttentionHeads,
+                                                 kvHeads: c.kvHeads, headDim: c.resolvedHeadDim) { return shared }
             switch role {
-            case .tokenEmbedding, .output: return [c.vocabSize, d]
-            case .outputNorm, .attnNorm, .ffnNorm, .oBias: return [d]
-            case .q: return [qDim, d]
-            case .qBias: return [qDim]
-            case .k, .v: return [kvDim, d]
-            case .kBias, .vBias: return [kvDim]
-            case .o: return [d, qDim]
             case .gate, .up: return [f, d]
             case .down: return [d, f]
             default: return nil

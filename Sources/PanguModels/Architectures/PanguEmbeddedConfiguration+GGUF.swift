@@ -8,35 +8,19 @@ extension PanguEmbeddedConfiguration {
 
     /// Reads the configuration from GGUF metadata; throws naming the missing key.
     public init(gguf source: GGUFTensorSource) throws {
-        let file = source.path
-        guard let arch = source["general.architecture"]?.stringValue else {
-            throw ModelError.unsupportedConfig(file: file, field: "general.architecture", detail: "missing")
-        }
-        guard Self.ggufArchitectures.contains(arch) else {
-            throw ModelError.unsupportedArchitecture(arch, supported: Self.ggufArchitectures)
-        }
-        func int(_ key: String) throws -> Int {
-            guard let v = source["\(arch).\(key)"]?.intValue else {
-                throw ModelError.unsupportedConfig(file: file, field: "\(arch).\(key)", detail: "missing or not an integer")
-            }
-            return v
-        }
-        func double(_ key: String, default value: Double? = nil) throws -> Double {
-            if let v = source["\(arch).\(key)"]?.doubleValue { return v }
-            if let value { return value }
-            throw ModelError.unsupportedConfig(file: file, field: "\(arch).\(key)", detail: "missing or not a number")
-        }
-        let hidden = try int("embedding_length"), heads = try int("attention.head_count")
-        let vocab = source["\(arch).vocab_size"]?.intValue ?? source["tokenizer.ggml.tokens"]?.arrayValue?.count
+        let meta = try GGUFArchitectureMetadata(source, supported: Self.ggufArchitectures)
+        let (file, arch) = (meta.file, meta.architecture)
+        let hidden = try meta.int("embedding_length"), heads = try meta.int("attention.head_count")
+        let vocab = meta.optionalInt("vocab_size") ?? source["tokenizer.ggml.tokens"]?.arrayValue?.count
             ?? source.tensor("token_embd.weight")?.shape.first ?? 0
         self.init(architectures: ["PanguEmbeddedForCausalLM"], modelType: arch, hiddenSize: hidden,
-                  intermediateSize: try int("feed_forward_length"), numHiddenLayers: try int("block_count"),
+                  intermediateSize: try meta.int("feed_forward_length"), numHiddenLayers: try meta.int("block_count"),
                   numAttentionHeads: heads,
-                  numKeyValueHeads: source["\(arch).attention.head_count_kv"]?.intValue ?? heads,
-                  headDim: source["\(arch).attention.key_length"]?.intValue, vocabSize: vocab,
-                  maxPositionEmbeddings: try int("context_length"),
-                  ropeTheta: try double("rope.freq_base", default: 10_000),
-                  rmsNormEps: try double("attention.layer_norm_rms_epsilon"), hiddenAct: "silu", bias: true,
+                  numKeyValueHeads: meta.optionalInt("attention.head_count_kv") ?? heads,
+                  headDim: meta.optionalInt("attention.key_length"), vocabSize: vocab,
+                  maxPositionEmbeddings: try meta.int("context_length"),
+                  ropeTheta: try meta.double("rope.freq_base", default: 10_000),
+                  rmsNormEps: try meta.double("attention.layer_norm_rms_epsilon"), hiddenAct: "silu", bias: true,
                   attentionBias: nil, mlpBias: nil, tieWordEmbeddings: source.tensor("output.weight") == nil,
                   bosTokenId: source["tokenizer.ggml.bos_token_id"]?.intValue,
                   eosTokenId: source["tokenizer.ggml.eos_token_id"]?.intValue.map { TokenIdList([$0]) },

@@ -15,22 +15,8 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
     /// (`ffn_gate_inp` router, stacked `ffn_*_exps`, `ffn_*_shexp` shared expert); llama.cpp has no name for the
     /// per-expert router scale, so ours is `exp_probs_scale`, after llama.cpp's `exp_probs_b` routing bias.
     public static let weightMap = WeightMap(
-        global: [
-            WeightName(.tokenEmbedding, hf: "model.embed_tokens.weight", gguf: "token_embd.weight"),
-            WeightName(.outputNorm, hf: "model.norm.weight", gguf: "output_norm.weight"),
-            WeightName(.output, hf: "lm_head.weight", gguf: "output.weight"),
-        ],
-        perLayer: [
-            WeightName(.attnNorm, hf: "model.layers.{L}.input_layernorm.weight", gguf: "blk.{L}.attn_norm.weight"),
-            WeightName(.q, hf: "model.layers.{L}.self_attn.q_proj.weight", gguf: "blk.{L}.attn_q.weight"),
-            WeightName(.qBias, hf: "model.layers.{L}.self_attn.q_proj.bias", gguf: "blk.{L}.attn_q.bias"),
-            WeightName(.k, hf: "model.layers.{L}.self_attn.k_proj.weight", gguf: "blk.{L}.attn_k.weight"),
-            WeightName(.kBias, hf: "model.layers.{L}.self_attn.k_proj.bias", gguf: "blk.{L}.attn_k.bias"),
-            WeightName(.v, hf: "model.layers.{L}.self_attn.v_proj.weight", gguf: "blk.{L}.attn_v.weight"),
-            WeightName(.vBias, hf: "model.layers.{L}.self_attn.v_proj.bias", gguf: "blk.{L}.attn_v.bias"),
-            WeightName(.o, hf: "model.layers.{L}.self_attn.o_proj.weight", gguf: "blk.{L}.attn_output.weight"),
-            WeightName(.oBias, hf: "model.layers.{L}.self_attn.o_proj.bias", gguf: "blk.{L}.attn_output.bias"),
-            WeightName(.ffnNorm, hf: "model.layers.{L}.post_attention_layernorm.weight", gguf: "blk.{L}.ffn_norm.weight"),
+        global: DecoderWeights.global(outputRequired: true),
+        perLayer: DecoderWeights.attention + [
             WeightName(.router, hf: "model.layers.{L}.mlp.gate.weight", gguf: "blk.{L}.ffn_gate_inp.weight"),
             // No ".weight" suffix in the checkpoint: it is a bare nn.Parameter of shape [1, E].
             WeightName(.routerScale, hf: "model.layers.{L}.mlp.router_scale", gguf: "blk.{L}.exp_probs_scale.weight"),
@@ -74,16 +60,10 @@ public final class PanguProMoE: LanguageModel, @unchecked Sendable {
     /// Expected shape of each role (PyTorch order; per expert for expert roles) for configuration `c`.
     static func shapes(_ c: PanguProMoEConfiguration) -> (TensorRole) -> [Int]? {
         let d = c.hiddenSize, e = c.numExperts, fe = c.moeIntermediateSize, fs = c.sharedExpertIntermediateSize
-        let qDim = c.numAttentionHeads * c.resolvedHeadDim, kvDim = c.numKeyValueHeads * c.resolvedHeadDim
         return { role in
+            if let shared = DecoderWeights.shape(role, hidden: d, vocabulary: c.vocabSize, heads: c.numAttentionHeads,
+                                                 kvHeads: c.numKeyValueHeads, headDim: c.resolvedHeadDim) { return shared }
             switch role {
-            case .tokenEmbedding, .output: return [c.vocabSize, d]
-            case .outputNorm, .attnNorm, .ffnNorm, .oBias: return [d]
-            case .q: return [qDim, d]
-            case .qBias: return [qDim]
-            case .k, .v: return [kvDim, d]
-            case .kBias, .vBias: return [kvDim]
-            case .o: return [d, qDim]
             case .router: return [e, d]
             case .routerScale: return [1, e]
             case .expertGate, .expertUp: return [fe, d]

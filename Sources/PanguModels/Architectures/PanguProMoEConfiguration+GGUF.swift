@@ -41,47 +41,30 @@ extension PanguProMoEConfiguration {
 
     /// Reads the configuration from GGUF metadata; throws naming the missing or inconsistent key.
     public init(gguf source: GGUFTensorSource) throws {
-        let file = source.path
-        guard let arch = source["general.architecture"]?.stringValue else {
-            throw ModelError.unsupportedConfig(file: file, field: "general.architecture", detail: "missing")
-        }
-        guard Self.ggufArchitectures.contains(arch) else {
-            throw ModelError.unsupportedArchitecture(arch, supported: Self.ggufArchitectures)
-        }
-        func int(_ key: String) throws -> Int {
-            guard let v = source["\(arch).\(key)"]?.intValue else {
-                throw ModelError.unsupportedConfig(file: file, field: "\(arch).\(key)", detail: "missing or not an integer")
-            }
-            return v
-        }
-        func double(_ key: String) throws -> Double {
-            guard let v = source["\(arch).\(key)"]?.doubleValue else {
-                throw ModelError.unsupportedConfig(file: file, field: "\(arch).\(key)", detail: "missing or not a number")
-            }
-            return v
-        }
+        let meta = try GGUFArchitectureMetadata(source, supported: Self.ggufArchitectures)
+        let (file, arch) = (meta.file, meta.architecture)
         self.init()
         architectures = ["PanguProMoEForCausalLM"]
         modelType = arch
-        hiddenSize = try int("embedding_length")
-        numHiddenLayers = try int("block_count")
-        numAttentionHeads = try int("attention.head_count")
-        numKeyValueHeads = try int("attention.head_count_kv")
-        maxPositionEmbeddings = try int("context_length")
-        moeIntermediateSize = try int("expert_feed_forward_length")
-        sharedExpertIntermediateSize = try int("expert_shared_feed_forward_length")
-        numExperts = try int("expert_count")
-        numExpertsPerTok = try int("expert_used_count")
-        ropeTheta = try double("rope.freq_base")
-        rmsNormEps = try double("attention.layer_norm_rms_epsilon")
-        vocabSize = source["\(arch).vocab_size"]?.intValue ?? source.tensor("token_embd.weight")?.shape.first ?? 0
+        hiddenSize = try meta.int("embedding_length")
+        numHiddenLayers = try meta.int("block_count")
+        numAttentionHeads = try meta.int("attention.head_count")
+        numKeyValueHeads = try meta.int("attention.head_count_kv")
+        maxPositionEmbeddings = try meta.int("context_length")
+        moeIntermediateSize = try meta.int("expert_feed_forward_length")
+        sharedExpertIntermediateSize = try meta.int("expert_shared_feed_forward_length")
+        numExperts = try meta.int("expert_count")
+        numExpertsPerTok = try meta.int("expert_used_count")
+        ropeTheta = try meta.double("rope.freq_base")
+        rmsNormEps = try meta.double("attention.layer_norm_rms_epsilon")
+        vocabSize = meta.optionalInt("vocab_size") ?? source.tensor("token_embd.weight")?.shape.first ?? 0
         for key in ["expert_group_count", "expert_group_used_count"] {
-            if let v = source["\(arch).\(key)"]?.intValue, v != numExpertsPerTok {
+            if let v = meta.optionalInt(key), v != numExpertsPerTok {
                 throw ModelError.unsupportedConfig(file: file, field: "\(arch).\(key)", detail:
                     "\(v), but Pangu Pro MoE picks one expert in every group (expert_used_count \(numExpertsPerTok))")
             }
         }
-        if let k = source["\(arch).attention.key_length"]?.intValue { headDim = k }
+        if let k = meta.optionalInt("attention.key_length") { headDim = k }
         bosTokenId = source["tokenizer.ggml.bos_token_id"]?.intValue
         eosTokenId = source["tokenizer.ggml.eos_token_id"]?.intValue.map { TokenIdList([$0]) }
         padTokenId = source["tokenizer.ggml.padding_token_id"]?.intValue
