@@ -13,105 +13,41 @@ import XCTest
 
 final class ProMoEParityTests: XCTestCase {
     static let variants = ["moe-f32", "moe-bf16", "moe-f32-64x8-ties"]
-    let tolerance: Float = 1e-4
-
-    func load(_ variant: String) throws -> (LanguageModel, Golden, URL) {
-        let dir = fixture(variant)
-        let model = try ModelRegistry.load(directory: dir)
-        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: dir.appendingPathComponent("golden.json")))
-        return (model, golden, dir)
-    }
-
-    func rows(_ a: [Float], _ r: Int, _ vocab: Int) -> [Float] { Array(a[(r * vocab)..<((r + 1) * vocab)]) }
 
     func testPrefillLogitsMatchHuaweiReference() throws {
-        for variant in Self.variants {
-            let (model, golden, dir) = try load(variant)
-            XCTAssertTrue(model is PanguProMoE, variant)
-            let (ref, shape) = try NPYFile.read(dir.appendingPathComponent("prefill_logits.npy").path)
-            let vocab = model.info.vocabularySize
-            XCTAssertEqual(shape, [golden.prompt_ids.count, vocab])
-            let logits = try model.forward([SequenceStep(tokens: golden.prompt_ids, cache: model.makeCache(),
-                                                         allLogits: true)])[0]
-            for t in 0..<golden.prompt_ids.count {
-                let c = compare(rows(logits, t, vocab), rows(ref, t, vocab))
-                XCTAssertTrue(c.within(relative: tolerance), "\(variant) prefill row \(t): \(c)")
-            }
+        for v in Self.variants {
+            let f = try ParityFixture(v)
+            XCTAssertTrue(f.model is PanguProMoE, v)
+            try f.checkPrefill()
         }
     }
 
     func testEveryCachedDecodeStepMatchesHuaweiReference() throws {
-        for variant in Self.variants {
-            let (model, golden, dir) = try load(variant)
-            let (ref, _) = try NPYFile.read(dir.appendingPathComponent("decode_logits.npy").path)
-            let vocab = model.info.vocabularySize
-            let cache = model.makeCache()
-            _ = try model.forward([SequenceStep(tokens: golden.prompt_ids, cache: cache)])
-            for (j, id) in golden.decode_input_ids.enumerated() {
-                let logits = try model.forward([SequenceStep(tokens: [id], cache: cache)])[0]
-                let c = compare(logits, rows(ref, j, vocab))
-                XCTAssertTrue(c.within(relative: tolerance), "\(variant) decode step \(j): \(c)")
-            }
-        }
+        for v in Self.variants { try ParityFixture(v).checkCachedDecode() }
     }
 
     func testCachedDecodeEqualsUncachedRecomputation() throws {
-        for variant in Self.variants {
-            let (model, golden, _) = try load(variant)
-            let all = golden.prompt_ids + golden.decode_input_ids
-            let full = try model.forward([SequenceStep(tokens: all, cache: model.makeCache(), allLogits: true)])[0]
-            let cache = model.makeCache()
-            _ = try model.forward([SequenceStep(tokens: golden.prompt_ids, cache: cache)])
-            let vocab = model.info.vocabularySize
-            for (j, id) in golden.decode_input_ids.enumerated() {
-                let step = try model.forward([SequenceStep(tokens: [id], cache: cache)])[0]
-                let c = compare(step, rows(full, golden.prompt_ids.count + j, vocab))
-                XCTAssertTrue(c.within(relative: 1e-5), "\(variant) step \(j) cached vs uncached: \(c)")
-            }
-        }
+        for v in Self.variants { try ParityFixture(v).checkCachedEqualsUncached() }
     }
 
     func testGreedyGenerationReproducesHuaweiReference() throws {
-        for variant in Self.variants {
-            let (model, golden, _) = try load(variant)
-            let generator = TokenGenerator(model: model, eosTokenIds: [])
-            let result = try generator.generate(prompt: golden.prompt_ids, cache: model.makeCache(), sampling: .greedy,
-                                                maxTokens: golden.greedy_new_tokens.count)
-            XCTAssertEqual(result.tokens, golden.greedy_new_tokens, variant)
-        }
+        for v in Self.variants { try ParityFixture(v).checkGreedy() }
     }
 
     /// Tokens of different sequences share expert buckets in one step; results must not depend on the batch.
     func testBatchOfSequencesEqualsSeparateRuns() throws {
-        let (model, golden, _) = try load("moe-f32")
-        let a = golden.prompt_ids, b = Array(golden.decode_input_ids + golden.prompt_ids.prefix(3))
-        let ca = model.makeCache(), cb = model.makeCache()
-        let together = try model.forward([SequenceStep(tokens: a, cache: ca, allLogits: true),
-                                          SequenceStep(tokens: b, cache: cb, allLogits: true)])
-        let sa = try model.forward([SequenceStep(tokens: a, cache: model.makeCache(), allLogits: true)])[0]
-        let sb = try model.forward([SequenceStep(tokens: b, cache: model.makeCache(), allLogits: true)])[0]
-        XCTAssertTrue(compare(together[0], sa).within(relative: 1e-5))
-        XCTAssertTrue(compare(together[1], sb).within(relative: 1e-5))
-        let next = try model.forward([SequenceStep(tokens: [5], cache: ca), SequenceStep(tokens: [7], cache: cb)])
-        let ra = try model.forward([SequenceStep(tokens: a + [5], cache: model.makeCache())])[0]
-        let rb = try model.forward([SequenceStep(tokens: b + [7], cache: model.makeCache())])[0]
-        XCTAssertTrue(compare(next[0], ra).within(relative: 1e-5))
-        XCTAssertTrue(compare(next[1], rb).within(relative: 1e-5))
+        try ParityFixture("moe-f32").checkBatchEqualsSeparateRuns()
     }
 
     func testBF16CheckpointIsCloseToReferenceBF16Compute() throws {
         // Information-level: Huawei's code run in bfloat16 differs from its own f32 result by 0.125 here (bf16
         // RoPE tables, routing weights and expert outputs), so the bound is loose.
-        let (model, golden, dir) = try load("moe-bf16")
-        let (ref, _) = try NPYFile.read(dir.appendingPathComponent("bf16_reference_logits.npy").path)
-        let logits = try model.forward([SequenceStep(tokens: golden.prompt_ids, cache: model.makeCache(),
-                                                     allLogits: true)])[0]
-        XCTAssertLessThan(compare(logits, ref).maxAbsDiff, 0.2)
+        try ParityFixture("moe-bf16").checkCloseToBF16Reference(bound: 0.2)
     }
 
     func testModelInfoCountsOnlyTheSelectedExpertsAsActive() throws {
-        let (model, _, dir) = try load("moe-f32")
-        let info = model.info
+        let f = try ParityFixture("moe-f32")
+        let (info, dir) = (f.model.info, f.directory)
         XCTAssertEqual(info.architecture, "PanguProMoEForCausalLM")
         XCTAssertEqual(info.experts, 16)
         XCTAssertEqual(info.expertsPerToken, 4)
