@@ -95,7 +95,7 @@ let package = Package(
         ]),
         .testTarget(name: "PanguGrammarTests", dependencies: ["PanguGrammar", "PanguChat", "PanguTokenizer"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PanguDistributedTests", dependencies: ["PanguDistributed", "mpi-selftest"]),
+        .testTarget(name: "PanguDistributedTests", dependencies: ["PanguDistributed", "mpi-selftest", "PanguTestSupport"]),
         .testTarget(name: "PanguRuntimeTests", dependencies: ["PanguRuntime", "PanguEngine", "PanguTensor", "PanguTestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 // The communicator under a real MPI launcher: `mpi-selftest` (which checks every collective against closed forms)
 // run by mpirun with 1, 2 and 4 ranks on this machine, plus a deliberately wrong contribution that must fail the job.
 import Foundation
+import PanguTestSupport
 import XCTest
 
 final class MPIRunTests: XCTestCase {
@@ -19,61 +20,19 @@ final class MPIRunTests: XCTestCase {
 
     /// `mpirun` from PATH (Debian package openmpi-bin, which .ci/run installs). Missing is a failure, not a skip.
     func launcher() throws -> URL {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = URL(fileURLWithPath: String(dir)).appendingPathComponent("mpirun")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        guard let mpirun = MPILaunch.launcher else {
+            XCTFail("mpirun not found in PATH: install the Debian package openmpi-bin (.ci/run does)")
+            throw LauncherMissing()
         }
-        XCTFail("mpirun not found in PATH: install the Debian package openmpi-bin (.ci/run does)")
-        throw LauncherMissing()
+        return mpirun
     }
 
-    /// Single-host settings that work in containers: TCP over loopback (no shared-memory or InfiniBand
-    /// transports), no ssh agent, root allowed, more ranks than cores allowed, no pinning of ranks to cores.
-    func launcherArguments(ranks: Int) -> [String] {
-        ["-np", String(ranks), "--oversubscribe", "--bind-to", "none", "--allow-run-as-root",
-         "--mca", "pml", "ob1", "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
-         "--mca", "plm_rsh_agent", "false"]
-    }
+    func launcherArguments(ranks: Int) -> [String] { MPILaunch.arguments(ranks: ranks) }
 
-    struct Outcome {
-        var status: Int32
-        var out: String
-        var err: String
-    }
-
-    /// Runs `executable` with a hard timeout (the process group is killed, so no rank outlives the test).
-    func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 120) throws -> Outcome {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpi-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        p.environment = env
-        p.standardOutput = try FileHandle(forWritingTo: outURL)
-        p.standardError = try FileHandle(forWritingTo: errURL)
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning, Date() < deadline { usleep(20_000) }
-        let timedOut = p.isRunning
-        if timedOut {
-            p.terminate()  // mpirun forwards SIGTERM to its ranks
-            usleep(2_000_000)
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        }
-        p.waitUntilExit()
-        let outcome = Outcome(status: p.terminationStatus,
-                              out: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                              err: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
-        if timedOut { XCTFail("\(executable.lastPathComponent) \(arguments) did not finish in \(timeout) s") }
+    /// Runs `executable` with a hard timeout (mpirun forwards the kill to its ranks, so none outlives the test).
+    func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessOutcome {
+        let outcome = try runProcess(executable, arguments, env: MPILaunch.environment, timeout: timeout)
+        if outcome.timedOut { XCTFail("\(executable.lastPathComponent) \(arguments) did not finish in \(timeout) s") }
         return outcome
     }
 
