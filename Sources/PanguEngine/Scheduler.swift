@@ -58,6 +58,9 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var rejected = 0
     /// Bytes of KV-cache blocks in use (running sequences and the prefix cache).
     public var kvCacheBytes = 0
+    /// Speculative decoding: draft tokens proposed and accepted by the target (Docs/Speculative.md).
+    public var draftedTokens = 0
+    public var acceptedDraftTokens = 0
 }
 
 /// Runs `GenerationRequest`s on one model with continuous batching. Its thread runs until `shutdown`, which also
@@ -81,10 +84,13 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         /// `contextLimit`, so every running sequence can always reach its limit. Sequences are admitted only when
         /// the blocks for their whole prompt + max tokens are free.
         public var kvPositions: Int?
+        /// Speculative decoding for every sequence (nil: off).
+        public var speculation: SchedulerSpeculation?
 
         /// Creates a configuration.
         public init(parallel: Int = 4, maxWaiting: Int = 64, contextLimit: Int? = nil, prefillChunk: Int = 256,
-                    prefixCacheEntries: Int = 4, cacheType: KVElementType? = nil, kvPositions: Int? = nil) {
+                    prefixCacheEntries: Int = 4, cacheType: KVElementType? = nil, kvPositions: Int? = nil,
+                    speculation: SchedulerSpeculation? = nil) {
             self.parallel = parallel
             self.maxWaiting = maxWaiting
             self.contextLimit = contextLimit
@@ -92,6 +98,7 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
             self.prefixCacheEntries = prefixCacheEntries
             self.cacheType = cacheType
             self.kvPositions = kvPositions
+            self.speculation = speculation
         }
     }
 
@@ -158,6 +165,12 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
                                                 + "of 32; this model's is \(model.info.headDim)")
         }
         resolved.cacheType = cacheType
+        if let spec = configuration.speculation {
+            guard spec.draftMax >= 1 else { throw SchedulerError.invalidRequest("draft max must be at least 1") }
+            do { try SpeculativeDrafting.check(spec.makeDrafter(), target: model) } catch {
+                throw SchedulerError.invalidRequest("\(error)")
+            }
+        }
         self.configuration = resolved
         self.model = model
         self.tokenizer = tokenizer
@@ -333,14 +346,32 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         condition.unlock()
     }
 
-    /// One forward pass: every decoding sequence's next token, plus prompt chunks within the prefill budget.
+    /// One forward pass: every decoding sequence's next token (with its draft tokens when speculating), plus
+    /// prompt chunks within the prefill budget.
     private func runStep() {
         var steps: [SequenceStep] = []
         var members: [ActiveSequence] = []
         var budget = configuration.prefillChunk
+        var broken: [ActiveSequence] = []
         for s in running {
             if let next = s.next {
-                steps.append(SequenceStep(tokens: [next], cache: s.cache!))
+                // Speculating: the drafts ride along like a prefill chunk, with logits at every position.
+                s.drafts = []
+                if let spec = configuration.speculation {
+                    do {
+                        if s.drafting == nil {
+                            s.drafting = try SpeculativeDrafting(drafter: spec.makeDrafter(), draftMax: spec.draftMax)
+                        }
+                        s.drafts = try s.drafting!.propose(for: s.state.decoder,
+                                                           room: s.cache!.maxPositions - s.cache!.count - 1)
+                    } catch {
+                        fail(s, SchedulerError.modelFailed("the draft model failed: \(error)"))
+                        broken.append(s)
+                        continue
+                    }
+                }
+                steps.append(SequenceStep(tokens: [next] + s.drafts.map(\.token), cache: s.cache!,
+                                          allLogits: !s.drafts.isEmpty))
                 members.append(s)
             } else if budget > 0 {
                 let n = min(budget, s.prompt.count - s.prefilled)
@@ -350,6 +381,7 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
                 budget -= n
             }
         }
+        if !broken.isEmpty { running.removeAll { s in broken.contains { $0 === s } } }
         guard !steps.isEmpty else { return }
         let start = DispatchTime.now().uptimeNanoseconds
         let outputs: [[Float]]
@@ -361,17 +393,32 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
             return
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        var generated = 0
+        var generated = 0, drafted = 0, accepted = 0
         var ended: [ActiveSequence] = []
+        let vocab = model.info.vocabularySize
         for (s, logits) in zip(members, outputs) {
-            if s.next == nil {
+            let decoding = s.next != nil
+            if !decoding {
                 s.prefilled += s.chunk
                 s.chunk = 0
                 if s.prefilled < s.prompt.count { continue }  // more prompt to run
             }
             let before = s.state.decoder.generated.count
             do {
-                let (delta, next) = try s.state.step(logits)
+                let delta: GenerationDelta, next: Int?
+                if decoding, let drafting = s.drafting {
+                    // Verify the drafts, then forget the keys/values past the first rejection (and past the
+                    // sequence's end when it finished inside the run).
+                    let base = s.cache!.count - s.drafts.count - 1
+                    let r = try s.state.step(rows: logits, drafts: s.drafts, vocabularySize: vocab)
+                    drafting.record(drafted: s.drafts.count, accepted: r.accepted)
+                    s.cache!.truncate(to: min(base + 1 + r.accepted, s.state.decoder.context.count))
+                    drafted += s.drafts.count
+                    accepted += r.accepted
+                    (delta, next) = (r.delta, r.next)
+                } else {
+                    (delta, next) = try s.state.step(logits)
+                }
                 if s.firstTokenTime == nil { s.firstTokenTime = DispatchTime.now().uptimeNanoseconds }
                 generated += s.state.decoder.generated.count - before
                 if !delta.isEmpty { s.continuation.yield(.delta(delta)) }
@@ -389,6 +436,8 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         sharedMetrics.lastStepSeconds = seconds
         sharedMetrics.lastStepTokens = steps.reduce(0) { $0 + $1.tokens.count }
         sharedMetrics.generatedTokens += generated
+        sharedMetrics.draftedTokens += drafted
+        sharedMetrics.acceptedDraftTokens += accepted
         sharedMetrics.running = running.count
         let snapshot = sharedMetrics
         let hook = stepHook
@@ -458,6 +507,9 @@ private final class ActiveSequence {
     var chunk = 0
     /// Token to feed next (decode phase), nil while prefilling.
     var next: Int?
+    /// Speculative decoding: the sequence's drafter (made when it starts decoding) and this step's drafts.
+    var drafting: SpeculativeDrafting?
+    var drafts: [DraftToken] = []
     var cancelledByClient = false
     var failed = false
 
