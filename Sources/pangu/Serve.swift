@@ -69,7 +69,11 @@ struct Serve: AsyncParsableCommand {
                                 defaultSampling: engine.loaded.generationConfig.sampling, service: s,
                                 constraints: ServerModel.grammarConstraints(engine: engine),
                                 created: Int(Date().timeIntervalSince1970))
-            m.load = { let c = s.metrics; return ServiceLoad(running: c.running, waiting: c.waiting) }
+            m.load = {
+                let c = s.metrics
+                return ServiceLoad(running: c.running, waiting: c.waiting, draftedTokens: c.draftedTokens,
+                                   acceptedDraftTokens: c.acceptedDraftTokens)
+            }
             return m
         }, onShutdown: {
             if let s = scheduler.withLock({ $0 }) { await s.shutdown(cancelInFlight: true) }
