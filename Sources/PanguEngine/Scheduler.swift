@@ -1,67 +1,13 @@
 // Continuous-batching scheduler: one thread owns the model and every KV cache; callers only hand it requests
 // through a locked queue and read events from an AsyncThrowingStream. Each step runs ONE forward pass holding one
-// decode token of every running sequence plus, within a token budget, a chunk of the prompts still being
-// prefilled, so a long prompt never stalls the running streams. New requests join between steps.
-// Design notes and the request life cycle: Docs/Serving.md.
+// decode token of every running sequence (plus its draft tokens when speculating) and, within a token budget, a
+// chunk of the prompts still being prefilled, so a long prompt never stalls the running streams. New requests
+// join between steps. Design notes and the request life cycle: Docs/Serving.md; speculation: Docs/Speculative.md.
 import Foundation
 import PanguModels
 import PanguRuntime
 import PanguTensor
 import PanguTokenizer
-
-/// Errors the scheduler throws at submission (the HTTP layer maps them to status codes).
-public enum SchedulerError: Error, CustomStringConvertible, Equatable {
-    /// The waiting queue is full (HTTP 503 + Retry-After).
-    case queueFull(waiting: Int)
-    /// Prompt + max tokens exceed the per-request context (HTTP 400).
-    case contextExceeded(promptTokens: Int, maxTokens: Int, limit: Int)
-    /// The request itself is invalid (HTTP 400).
-    case invalidRequest(String)
-    /// The scheduler is shutting down or stopped (HTTP 503).
-    case shuttingDown
-    /// A forward pass failed; every sequence in that step ends with this error.
-    case modelFailed(String)
-
-    public var description: String {
-        switch self {
-        case let .queueFull(waiting): return "the server is busy: \(waiting) requests are already waiting"
-        case let .contextExceeded(prompt, maxTokens, limit):
-            return "the prompt has \(prompt) tokens and up to \(maxTokens) may be generated, but the context limit is "
-                + "\(limit) tokens per request"
-        case let .invalidRequest(detail): return detail
-        case .shuttingDown: return "the server is shutting down"
-        case let .modelFailed(detail): return "the model failed: \(detail)"
-        }
-    }
-}
-
-/// Counters for monitoring. A snapshot; totals count since the scheduler started.
-public struct SchedulerMetrics: Sendable, Equatable {
-    /// Sequences being prefilled or decoded.
-    public var running = 0
-    /// Requests queued for a free slot.
-    public var waiting = 0
-    /// Tokens generated (all sequences).
-    public var generatedTokens = 0
-    /// Prompt tokens submitted, and those of them whose keys/values came from the prefix cache.
-    public var promptTokens = 0
-    public var cachedPromptTokens = 0
-    /// Forward steps run, their total and last wall time in seconds, and the tokens in the last step.
-    public var steps = 0
-    public var stepSeconds = 0.0
-    public var lastStepSeconds = 0.0
-    public var lastStepTokens = 0
-    /// Requests finished, by outcome.
-    public var completed = 0
-    public var cancelled = 0
-    public var failed = 0
-    public var rejected = 0
-    /// Bytes of KV-cache blocks in use (running sequences and the prefix cache).
-    public var kvCacheBytes = 0
-    /// Speculative decoding: draft tokens proposed and accepted by the target (Docs/Speculative.md).
-    public var draftedTokens = 0
-    public var acceptedDraftTokens = 0
-}
 
 /// Runs `GenerationRequest`s on one model with continuous batching. Its thread runs until `shutdown`, which also
 /// keeps the scheduler alive until then. Creating one sets `Kernels.batchInvariant` for the process.

@@ -79,6 +79,7 @@ final class CLITests: XCTestCase {
         func ids(_ out: String) -> [Int] { out.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) } }
         let plain = try run(base)
         XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertGreaterThan(plain.out.count, 20, "the replies must not be empty: \(plain.out)")
         for extra in [["--lookup-ngram", "2"], ["--draft-model", dir.path, "--draft-max", "3"]] {
             let r = try run(base + extra)
             XCTAssertEqual(r.status, 0, r.err)
@@ -181,6 +182,7 @@ final class CLITests: XCTestCase {
         let input = "hello hello hello\nsay hello again\n/exit\n"
         let plain = try run(chat, stdin: input, env: env)
         XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertGreaterThan(plain.out.count, 20, "the replies must not be empty: \(plain.out)")
         for flags in [["--lookup-ngram", "2", "--draft-max", "3"], ["--draft-model", draft.path, "--draft-max", "4"]] {
             r = try run(chat + flags, stdin: input, env: env)
             XCTAssertEqual(r.status, 0, r.err)
