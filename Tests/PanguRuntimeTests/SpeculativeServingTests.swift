@@ -56,6 +56,50 @@ final class SpeculativeServingTests: XCTestCase {
         }
     }
 
+    /// `SequenceDecoder.verify` on hand-made logits (vocabulary 5, id 3 ends the sequence): the round stops at the
+    /// first rejection with the target's token, at an accepted end-of-sequence draft, at the budget, and adds a
+    /// bonus token after a fully accepted run; a non-finite logit is `DecodeError.nonFiniteLogits`.
+    func testVerifyStopsAtRejectionEndOfSequenceAndBudget() throws {
+        func rows(_ argmaxes: [Int]) -> [Float] {
+            argmaxes.flatMap { best in (0..<5).map { $0 == best ? 2 : Float($0) * 0.1 } }
+        }
+        func run(_ drafts: [Int], _ best: [Int], maxTokens: Int = 10) throws -> (accepted: Int, steps: [DecodeStep], d: SequenceDecoder) {
+            let d = try SequenceDecoder(context: [0, 1], settings: DecodeSettings(sampling: .greedy, eosTokenIds: [3],
+                                                                                 maxTokens: maxTokens))
+            var steps: [DecodeStep] = []
+            let accepted = try d.verify(drafts: drafts.map { ($0, nil) }, rows: rows(best), vocabularySize: 5) {
+                steps.append($0)
+                return true
+            }
+            return (accepted, steps, d)
+        }
+        var r = try run([1, 2, 4], [1, 4, 4, 0])
+        XCTAssertEqual(r.accepted, 1)
+        XCTAssertEqual(r.d.generated, [1, 4], "the first draft, then the target's token instead of the second")
+        XCTAssertNil(r.d.finish)
+        r = try run([2, 3, 4], [2, 3, 4, 0])
+        XCTAssertEqual(r.accepted, 2)
+        XCTAssertEqual(r.d.generated, [2])
+        XCTAssertEqual(r.steps, [.token(2, logprobs: nil, finish: nil), .end(logprobs: nil)])
+        XCTAssertEqual(r.d.finish, .stop)
+        r = try run([1, 1, 1], [1, 1, 1, 1], maxTokens: 2)
+        XCTAssertEqual(r.accepted, 2)
+        XCTAssertEqual(r.d.generated, [1, 1])
+        XCTAssertEqual(r.d.finish, .length)
+        r = try run([4, 2], [4, 2, 0])
+        XCTAssertEqual(r.accepted, 2)
+        XCTAssertEqual(r.d.generated, [4, 2, 0], "every draft accepted, then the bonus token")
+        let d = try SequenceDecoder(context: [0], settings: DecodeSettings(sampling: .greedy, eosTokenIds: [], maxTokens: 4))
+        var bad = rows([1, 1])
+        bad[7] = .nan
+        XCTAssertThrowsError(try d.verify(drafts: [(1, nil)], rows: bad, vocabularySize: 5) { _ in true }) { e in
+            guard case let .nonFiniteLogits(token, position, _)? = e as? DecodeError else { return XCTFail("\(e)") }
+            XCTAssertEqual([token, position], [2, 2])
+        }
+        // Rows that do not match the drafts are refused.
+        XCTAssertThrowsError(try d.verify(drafts: [(1, nil)], rows: rows([1]), vocabularySize: 5) { _ in true })
+    }
+
     func testVocabularyMismatchIsAnError() throws {
         let other = try ModelRegistry.load(directory: fixture("tiny-f32"))
         XCTAssertNotEqual(other.info.vocabularySize, Self.engine.model.info.vocabularySize)
