@@ -114,6 +114,7 @@ let fuzzHarnesses: [(name: String, dependencies: [Target.Dependency])] = [
     ("generation-config", ["PanguRuntime"]),
     ("jinja", ["PanguChat"]),
     ("chat-output", ["PanguChat"]),
+    ("server-request", ["PanguServer"]),
 ]
 package.targets.append(.target(name: "PanguFuzzSupport", path: "Sources/Fuzz/Support"))
 for h in fuzzHarnesses {

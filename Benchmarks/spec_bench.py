@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Speculative decoding, pangu vs llama.cpp (llama-speculative-simple) on the same GGUF files, in one run.
 
-Usage: Benchmarks/spec_bench.py [--models DIR] [--llama DIR] [--targets 7b-q8_0,7b-bf16] [--drafts 7b-q4_0,1b-q4_0]
-       [-n 64] [--draft-max 8] [--threads 2] [--out Benchmarks/SPECULATIVE.md]
+Usage: Benchmarks/spec_bench.py [--models DIR] [--llama DIR] [--targets 7b-q8_0,7b-bf16]
+       [--drafts 7b-q4_0,1b-q4_0,lookup] [-n 64] [--draft-max 8] [--ngram 3] [--threads 2]
+       [--out Benchmarks/SPECULATIVE.md]
 
 For each target: plain greedy decode of each engine (pangu generate; llama-bench tg), then greedy speculative
-decoding with each draft (pangu generate --draft-model; llama-speculative-simple -md), same text prompt, same
-number of tokens. Reports acceptance, effective tokens/s and the speed-up over the engine's own plain decode.
+decoding with each draft, same text prompt, same number of tokens: a draft model (pangu generate --draft-model;
+llama-speculative-simple -md --spec-type draft-simple), or `lookup`, prompt-lookup drafting without a second model
+(pangu --lookup-ngram N; llama-speculative-simple --spec-type ngram-simple --spec-ngram-simple-size-n N). Reports acceptance, effective tokens/s and the speed-up over the engine's own plain decode.
 Files default to the repository's ignored models/ folder (make them with `pangu create-test-model --preset
 7b-shape` / `1b-shape` and `pangu quantize`; random weights with the real shapes), llama.cpp to $LLAMA_CPP_DIR or
 .peer/llama.cpp.
@@ -27,7 +29,9 @@ def run(cmd, env=None):
 
 def pangu(args, target, draft):
     cmd = [args.pangu, "generate", "--model", target, "--greedy", "--max-tokens", str(args.n), PROMPT]
-    if draft:
+    if draft == "lookup":
+        cmd += ["--lookup-ngram", str(args.ngram), "--draft-max", str(args.draft_max)]
+    elif draft:
         cmd += ["--draft-model", draft, "--draft-max", str(args.draft_max)]
     _, err = run(cmd, {"PANGU_THREADS": str(args.threads)})
     speed = float(re.search(r"generated \d+ tokens, ([\d.]+) tok/s", err).group(1))
@@ -43,11 +47,17 @@ def llama_plain(args, target):
 
 
 def llama_spec(args, target, draft):
-    _, err = run([os.path.join(args.llama, "bin", "llama-speculative-simple"), "-m", target, "-md", draft, "-p", PROMPT,
-                  "-n", str(args.n), "-t", str(args.threads), "-td", str(args.threads), "--spec-draft-n-max", str(args.draft_max),
-                  "--temp", "0", "-s", "1"])
+    # Without --spec-type this llama.cpp enables no speculator ("failed to initialize speculative decoding").
+    if draft == "lookup":
+        spec = ["--spec-type", "ngram-simple", "--spec-ngram-simple-size-n", str(args.ngram),
+                "--spec-ngram-simple-size-m", str(args.draft_max)]
+    else:
+        spec = ["-md", draft, "--spec-type", "draft-simple", "-td", str(args.threads),
+                "--spec-draft-n-max", str(args.draft_max)]
+    _, err = run([os.path.join(args.llama, "bin", "llama-speculative-simple"), "-m", target, *spec, "-p", PROMPT,
+                  "-n", str(args.n), "-t", str(args.threads), "--temp", "0", "-s", "1"])
     speed = float(re.search(r"decoded\s+\d+ tokens in\s+[\d.]+ seconds, speed:\s+([\d.]+) t/s", err).group(1))
-    acc = float(re.search(r"accept\s+=\s+([\d.]+)%", err).group(1)) / 100
+    acc = float(re.search(r"accept\s+=\s+(-?nan|[\d.]+)%", err).group(1)) / 100
     return speed, acc
 
 
@@ -57,9 +67,10 @@ def main():
     ap.add_argument("--llama", default=os.environ.get("LLAMA_CPP_DIR", os.path.join(ROOT, ".peer", "llama.cpp")))
     ap.add_argument("--pangu", default=os.path.join(ROOT, ".build", "release", "pangu"))
     ap.add_argument("--targets", default="7b-q8_0,7b-bf16")
-    ap.add_argument("--drafts", default="7b-q4_0,1b-q4_0")
+    ap.add_argument("--drafts", default="7b-q4_0,1b-q4_0,lookup")
     ap.add_argument("-n", type=int, default=64)
     ap.add_argument("--draft-max", type=int, default=8)
+    ap.add_argument("--ngram", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "Benchmarks", "SPECULATIVE.md"))
     args = ap.parse_args()
@@ -69,8 +80,9 @@ def main():
         plain_p, _ = pangu(args, path(t), None)
         plain_l = llama_plain(args, path(t))
         for d in args.drafts.split(","):
-            sp, ap_ = pangu(args, path(t), path(d))
-            sl, al = llama_spec(args, path(t), path(d))
+            draft = d if d == "lookup" else path(d)
+            sp, ap_ = pangu(args, path(t), draft)
+            sl, al = llama_spec(args, path(t), draft)
             rows.append((t, d, plain_p, sp, ap_, plain_l, sl, al))
             print(rows[-1], file=sys.stderr, flush=True)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")

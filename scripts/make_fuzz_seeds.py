@@ -152,4 +152,43 @@ for i, out in enumerate([
 ]):
     for first in (0, 3):
         put("chat-output", f"output-{i}-{first}.txt", bytes([first + 4 * i]) + out.encode())
+# --- server request bodies: first byte picks the route (0 chat, 1 completions, 2 tokenize, 3 detokenize) ---------
+weather = {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                          "unit": {"enum": ["c", "f"]}, "days": {"type": "integer", "minimum": 1}},
+                          "required": ["city"]}}}
+requests = [
+    (0, "chat", {"model": "tiny", "messages": [{"role": "system", "content": "Be brief."},
+                                              {"role": "user", "content": "Hi"}], "max_tokens": 8,
+                 "temperature": 0.7, "top_p": 0.9, "seed": 3, "stop": ["\n", "END"], "n": 2,
+                 "presence_penalty": 0.5, "frequency_penalty": 0.2, "logprobs": True, "top_logprobs": 3}),
+    (0, "chat-tools", {"messages": [{"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]},
+                                    {"role": "assistant", "content": None, "tool_calls": [
+                                        {"id": "c1", "type": "function", "function": {
+                                            "name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+                                    {"role": "tool", "tool_call_id": "c1", "content": "sunny"}],
+                       "tools": [weather], "tool_choice": "auto", "max_completion_tokens": 16}),
+    (0, "chat-forced-tool", {"messages": [{"role": "user", "content": "x"}], "tools": [weather],
+                             "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+                             "reasoning_effort": "low"}),
+    (0, "chat-schema", {"messages": [{"role": "user", "content": "json"}], "stream": True,
+                        "stream_options": {"include_usage": True},
+                        "response_format": {"type": "json_schema", "json_schema": {"name": "r", "strict": True,
+                            "schema": {"type": "object", "properties": {
+                                "a": {"type": "array", "items": {"type": "number"}, "minItems": 1, "maxItems": 3},
+                                "b": {"anyOf": [{"type": "string", "maxLength": 4}, {"type": "null"}]},
+                                "c": {"$ref": "#/$defs/c"}, "d": {"const": "x"}, "e": {"type": "boolean"}},
+                                "required": ["a"], "additionalProperties": False,
+                                "$defs": {"c": {"type": "object", "properties": {"z": {"type": "integer"}}}}}}}}),
+    (0, "chat-json-object", {"messages": [{"role": "user", "content": "j"}], "response_format": {"type": "json_object"},
+                             "chat_template_kwargs": {"enable_thinking": False}}),
+    (1, "completion", {"model": "tiny", "prompt": "Once upon a time", "max_tokens": 4, "logprobs": 2,
+                       "temperature": 0, "stop": "."}),
+    (1, "completion-batch", {"prompt": ["a", "b c"], "n": 2, "echo": True, "suffix": ""}),
+    (1, "completion-ids", {"prompt": [[1, 5, 9], [1, 7]], "max_tokens": 2, "seed": 1}),
+    (2, "tokenize", {"content": "Hello [unused10] wörld", "add_special": True, "with_pieces": True}),
+    (3, "detokenize", {"tokens": [1, 5, 9, 200]}),
+]
+for route, name, body in requests:
+    put("server-request", f"{name}.json", bytes([route]) + json.dumps(body).encode())
 print("seeds written under", ROOT)

@@ -45,25 +45,9 @@ extension PanguServer {
     }
 
     func completions(_ f: RequestFields, model m: ServerModel) async throws -> Response {
-        try m.check(model: try f.string("model"))
-        let options = try GenerationOptions(f, defaults: m.defaultSampling, maxTokensFields: ["max_tokens"])
-        let prompts = try Self.completionPrompts(f, model: m)
-        let logprobs = try f.int("logprobs", in: 0...20)
-        let echo = try f.bool("echo") ?? false
-        if echo && logprobs != nil {
-            throw APIError.invalid("'echo' together with 'logprobs' is not supported", param: "echo")
-        }
-        if try f.value("suffix") != nil && f.string("suffix") != "" {
-            throw APIError.invalid("'suffix' is not supported", param: "suffix")
-        }
-        var requests: [GenerationRequest] = []
-        for p in prompts {
-            requests += try options.requests(prompt: p, contextLength: m.contextLength, promptParam: "prompt") { r in
-                r.logprobs = logprobs
-                r.splitReasoning = false
-                r.parseToolCalls = false
-            }
-        }
+        let request = try CompletionRequest(f, model: m)
+        let (options, prompts, logprobs, echo) = (request.options, request.prompts, request.logprobs, request.echo)
+        let requests = try request.requests(model: m)
         let echoed = echo ? prompts.map { m.tokenizer.decode(Array($0.drop(while: { $0 == m.tokenizer.bosTokenId }))) } : []
         let n = options.n
         let streams = try ChoiceStreams(requests, model: m, metrics: metrics)
@@ -130,5 +114,43 @@ extension PanguServer {
                 try await write(chunk([], usage: usageJSON((0..<count).compactMap { i in sums[i].map { (i / n, $0) } })))
             }
         }
+    }
+}
+
+/// A validated text completion request.
+struct CompletionRequest {
+    var options: GenerationOptions
+    /// Token ids of every prompt (several prompts give several choices each).
+    var prompts: [[Int]]
+    /// nil: no logprobs; k: chosen token plus k alternatives.
+    var logprobs: Int?
+    /// Whether the prompt text is returned in front of the completion.
+    var echo: Bool
+
+    init(_ f: RequestFields, model m: ServerModel) throws {
+        try m.check(model: try f.string("model"))
+        options = try GenerationOptions(f, defaults: m.defaultSampling, maxTokensFields: ["max_tokens"])
+        prompts = try PanguServer.completionPrompts(f, model: m)
+        logprobs = try f.int("logprobs", in: 0...20)
+        echo = try f.bool("echo") ?? false
+        if echo && logprobs != nil {
+            throw APIError.invalid("'echo' together with 'logprobs' is not supported", param: "echo")
+        }
+        if try f.value("suffix") != nil && f.string("suffix") != "" {
+            throw APIError.invalid("'suffix' is not supported", param: "suffix")
+        }
+    }
+
+    /// The generation requests: `n` per prompt, prompt by prompt.
+    func requests(model m: ServerModel) throws -> [GenerationRequest] {
+        var requests: [GenerationRequest] = []
+        for p in prompts {
+            requests += try options.requests(prompt: p, contextLength: m.contextLength, promptParam: "prompt") { r in
+                r.logprobs = logprobs
+                r.splitReasoning = false
+                r.parseToolCalls = false
+            }
+        }
+        return requests
     }
 }

@@ -1,6 +1,7 @@
 // Constrained decoding for the server through PanguGrammar (token-level JSON-schema and tool-call automata).
 import PanguEngine
 import PanguRuntime
+import PanguTokenizer
 
 import PanguGrammar
 
@@ -13,9 +14,14 @@ public struct GrammarConstraintBuilder: ConstraintBuilder {
 
     /// Indexes `engine`'s vocabulary.
     public init(engine: Engine) {
-        vocabulary = GrammarVocabulary(tokenizer: engine.tokenizer)
-        eosTokenIds = engine.eosTokenIds
-        if let open = engine.tokenizer.pieceToId("[unused16]"), let close = engine.tokenizer.pieceToId("[unused17]") {
+        self.init(tokenizer: engine.tokenizer, eosTokenIds: engine.eosTokenIds)
+    }
+
+    /// Indexes `tokenizer`'s vocabulary; `eosTokenIds` end a constrained reply once it is complete.
+    public init(tokenizer: HuggingFaceTokenizer, eosTokenIds: [Int]) {
+        vocabulary = GrammarVocabulary(tokenizer: tokenizer)
+        self.eosTokenIds = eosTokenIds
+        if let open = tokenizer.pieceToId("[unused16]"), let close = tokenizer.pieceToId("[unused17]") {
             reasoning = (open, close)
         } else {
             reasoning = nil

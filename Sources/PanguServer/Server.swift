@@ -90,11 +90,11 @@ public final class PanguServer: Sendable {
         }
         router.post("/tokenize") { request, context in
             let (f, m) = try await self.body(request, context)
-            return try self.tokenize(f, model: m)
+            return self.jsonResponse(try Self.tokenize(f, model: m))
         }
         router.post("/detokenize") { request, context in
             let (f, m) = try await self.body(request, context)
-            return try self.detokenize(f, model: m)
+            return self.jsonResponse(try Self.detokenize(f, model: m))
         }
         return router
     }
@@ -113,24 +113,24 @@ public final class PanguServer: Sendable {
 
     /// llama-server's `/tokenize`: `{"content", "add_special"?, "with_pieces"?}` → `{"tokens": [...]}`
     /// (with pieces: `[{"id", "piece"}]`, the piece as a string, or as its bytes when not valid UTF-8 alone).
-    func tokenize(_ f: RequestFields, model m: ServerModel) throws -> Response {
+    static func tokenize(_ f: RequestFields, model m: ServerModel) throws -> JinjaValue {
         guard let content = try f.string("content") else {
             throw APIError.invalid("Missing required parameter: 'content'", param: "content", code: "missing_required_parameter")
         }
         let ids = m.tokenizer.encode(content, addSpecialTokens: try f.bool("add_special") ?? false)
         guard try f.bool("with_pieces") ?? false else {
-            return jsonResponse(JSON.object([("tokens", .array(ids.map { .int($0) }))]))
+            return JSON.object([("tokens", .array(ids.map { .int($0) }))])
         }
         let tokens: [JinjaValue] = ids.map { id in
             let bytes = Array(m.tokenizer.decode([id]).utf8)
             let piece: JinjaValue = String(validating: bytes, as: UTF8.self).map { .string($0) } ?? .array(bytes.map { .int(Int($0)) })
             return JSON.object([("id", .int(id)), ("piece", piece)])
         }
-        return jsonResponse(JSON.object([("tokens", .array(tokens))]))
+        return JSON.object([("tokens", .array(tokens))])
     }
 
     /// llama-server's `/detokenize`: `{"tokens": [ids]}` → `{"content": text}`.
-    func detokenize(_ f: RequestFields, model m: ServerModel) throws -> Response {
+    static func detokenize(_ f: RequestFields, model m: ServerModel) throws -> JinjaValue {
         guard let raw = try f.array("tokens") else {
             throw APIError.invalid("Missing required parameter: 'tokens'", param: "tokens", code: "missing_required_parameter")
         }
@@ -141,7 +141,7 @@ public final class PanguServer: Sendable {
             }
             return id
         }
-        return jsonResponse(JSON.object([("content", .string(m.tokenizer.decode(ids)))]))
+        return JSON.object([("content", .string(m.tokenizer.decode(ids)))])
     }
 
     /// Binds, reports the bound port through `onListening`, loads the model with `load` (on its own thread, while
