@@ -31,6 +31,10 @@ public final class ChatSession {
     public var sampling: SamplingParameters
     /// Cap on tokens per reply.
     public var maxTokens: Int
+    /// Speculative decoding for every reply (nil: plain decoding). A model drafter keeps its own cache across
+    /// turns, reusing its prefix like the session's. Check a draft model's vocabulary first (`Engine.checkDraft`,
+    /// `SpeculativeDrafting.check`).
+    public var drafting: SpeculativeDrafting?
     private let cache: KVCache
     /// Exactly the tokens whose keys/values are in `cache`.
     private var cachedTokens: [Int] = []
@@ -72,7 +76,8 @@ public final class ChatSession {
         do {
             // The cached prefix is part of the sequence: the repetition penalty covers it too.
             result = try engine.stream(promptTokens: fresh, history: Array(tokens[..<reuse]), cache: cache,
-                                       sampling: sampling, maxTokens: maxTokens) { piece in
+                                       sampling: sampling, maxTokens: maxTokens,
+                                       drafting: drafting) { piece in
                 let delta = splitter.feed(piece)
                 if !delta.isEmpty { keepGoing = onDelta(delta) }
                 return keepGoing

@@ -6,8 +6,9 @@ import PanguRuntime
 import PanguTokenizer
 
 extension Engine {
-    /// A drafter backed by `draft`, after checking that both tokenizers map every id to the same piece.
-    public func drafter(model draft: Engine) throws -> ModelDrafter {
+    /// Throws `EngineError.tokenizerMismatch` unless `draft`'s tokenizer maps every id to the same piece as this
+    /// engine's and both models have the same vocabulary size.
+    public func checkDraft(_ draft: Engine) throws {
         let a = tokenizer, b = draft.tokenizer
         guard a.vocabularySize == b.vocabularySize, model.info.vocabularySize == draft.model.info.vocabularySize else {
             throw EngineError.tokenizerMismatch(detail: "the draft model's vocabulary (\(b.vocabularySize) pieces, "
@@ -18,6 +19,11 @@ extension Engine {
             throw EngineError.tokenizerMismatch(detail: "token \(id) is '\(a.idToPiece(id) ?? "-")' for the target "
                 + "but '\(b.idToPiece(id) ?? "-")' for the draft model")
         }
+    }
+
+    /// A drafter backed by `draft`, after checking that both tokenizers map every id to the same piece.
+    public func drafter(model draft: Engine) throws -> ModelDrafter {
+        try checkDraft(draft)
         return ModelDrafter(model: draft.model)
     }
 
@@ -25,21 +31,11 @@ extension Engine {
     public func completeSpeculatively(_ prompt: String, drafter: Drafter, draftMax: Int, sampling: SamplingParameters,
                                       maxTokens: Int, onText: (String) -> Bool)
         throws -> (text: String, tokens: [Int], finish: FinishReason, statistics: SpeculativeStatistics) {
+        try SpeculativeDrafting.check(drafter, target: model)
+        let drafting = try SpeculativeDrafting(drafter: drafter, draftMax: draftMax)
         let ids = tokenizer.encode(prompt, addSpecialTokens: true)
-        let cache = model.makeCache()
-        if ids.count >= cache.maxPositions { throw EngineError.promptTooLong(tokens: ids.count, contextLength: cache.maxPositions) }
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: false)
-        var text = ""
-        let generator = try SpeculativeGenerator(model: model, drafter: drafter, eosTokenIds: eosTokenIds,
-                                                 draftMax: draftMax)
-        let result = try generator.generate(prompt: ids, cache: cache, sampling: sampling,
-                                            maxTokens: min(maxTokens, cache.maxPositions - ids.count)) { id in
-            let piece = detokenizer.append(id)
-            text += piece
-            return piece.isEmpty || onText(piece)
-        }
-        let tail = detokenizer.finish()
-        if !tail.isEmpty { text += tail; _ = onText(tail) }
-        return (text, result.tokens, result.finish, result.statistics)
+        let r = try stream(promptTokens: ids, cache: model.makeCache(), sampling: sampling, maxTokens: maxTokens,
+                           drafting: drafting, onText: onText)
+        return (r.text, r.tokens, r.finish, drafting.statistics)
     }
 }

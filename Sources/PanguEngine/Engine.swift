@@ -95,8 +95,10 @@ public final class Engine: @unchecked Sendable {
 
     /// Appends `promptTokens` to `cache` (which already holds `history`, counted by the repetition penalty) and
     /// streams generated text (special tokens kept, so reasoning markers reach the caller's `ReasoningSplitter`).
+    /// With `drafting`, decodes speculatively (Docs/Speculative.md): greedy output is token for token the same.
     func stream(promptTokens: [Int], history: [Int] = [], cache: KVCache, sampling: SamplingParameters,
-                maxTokens: Int, onText: (String) -> Bool) throws -> (text: String, tokens: [Int], finish: FinishReason) {
+                maxTokens: Int, drafting: SpeculativeDrafting? = nil,
+                onText: (String) -> Bool) throws -> (text: String, tokens: [Int], finish: FinishReason) {
         guard !promptTokens.isEmpty else { throw RuntimeError.invalidRequest("the prompt has no tokens") }
         let needed = cache.count + promptTokens.count
         if needed >= cache.maxPositions {
@@ -116,12 +118,22 @@ public final class Engine: @unchecked Sendable {
         }
         if request.maxTokens > 0 {
             var logits = try model.forward([SequenceStep(tokens: promptTokens, cache: cache)])[0]
-            while true {
-                let (delta, next) = try state.step(logits)
-                deliver(delta)
-                guard let next else { break }
+            var (delta, next) = try state.step(logits)
+            deliver(delta)
+            while next != nil {
                 if !keepGoing { deliver(state.cancel()); break }
-                logits = try model.forward([SequenceStep(tokens: [next], cache: cache)])[0]
+                if let drafting {
+                    // The cache holds the sequence but `next`; a round feeds it with the drafts and rolls back.
+                    try drafting.round(model: model, cache: cache, decoder: state.decoder) { drafts, rows in
+                        let r = try state.step(rows: rows, drafts: drafts, vocabularySize: model.info.vocabularySize)
+                        (delta, next) = (r.delta, r.next)
+                        return r.accepted
+                    }
+                } else {
+                    logits = try model.forward([SequenceStep(tokens: [next!], cache: cache)])[0]
+                    (delta, next) = try state.step(logits)
+                }
+                deliver(delta)
             }
         } else {
             deliver(state.cancel())

@@ -60,24 +60,46 @@ public final class GenerationState {
     /// feed back to the model next, or nil when the sequence has ended (`isDone`).
     public func step(_ logits: [Float]) throws -> (delta: GenerationDelta, next: Int?) {
         var delta = GenerationDelta()
-        switch try decoder.step(logits) {
+        let next = handle(try decoder.step(logits), into: &delta)
+        return (delta, next)
+    }
+
+    /// Consumes one speculative round (Docs/Speculative.md): `rows` are the target's logits ([drafts.count + 1,
+    /// vocab]) for the last token fed and each draft. Tokens are checked and turned into text one at a time, so
+    /// a stop string or the token budget ends the round exactly where plain decoding would end. Returns the new
+    /// output, the token to feed next (nil when the sequence ended) and how many drafts were accepted (their
+    /// keys/values stay in the cache; the caller rolls back the rest).
+    public func step(rows: [Float], drafts: [DraftToken], vocabularySize: Int) throws
+        -> (delta: GenerationDelta, next: Int?, accepted: Int) {
+        var delta = GenerationDelta()
+        var next: Int?
+        let accepted = try decoder.verify(drafts: drafts, rows: rows, vocabularySize: vocabularySize) { s in
+            next = handle(s, into: &delta)
+            return next != nil
+        }
+        return (delta, next, accepted)
+    }
+
+    /// Turns one decoder step into output; returns the token to feed next, or nil when the sequence ended.
+    private func handle(_ step: DecodeStep, into delta: inout GenerationDelta) -> Int? {
+        switch step {
         case .end:
             // The end-of-sequence id is not output, so it gets no logprob entry: `logprobs` lines up with the
             // generated tokens (`completionTokens`).
             flush(into: &delta, decodeTail: true)
-            return (delta, nil)
+            return nil
         case let .token(id, lp, finish):
             if let lp { delta.logprobs.append(logprob(lp)) }
             if feedText(detokenizer.append(id), into: &delta) {
                 decoder.stopByText()
                 flush(into: &delta, decodeTail: false)
-                return (delta, nil)
+                return nil
             }
             if finish != nil {
                 flush(into: &delta, decodeTail: true)
-                return (delta, nil)
+                return nil
             }
-            return (delta, id)
+            return id
         }
     }
 

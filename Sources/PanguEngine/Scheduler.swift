@@ -1,64 +1,13 @@
 // Continuous-batching scheduler: one thread owns the model and every KV cache; callers only hand it requests
 // through a locked queue and read events from an AsyncThrowingStream. Each step runs ONE forward pass holding one
-// decode token of every running sequence plus, within a token budget, a chunk of the prompts still being
-// prefilled, so a long prompt never stalls the running streams. New requests join between steps.
-// Design notes and the request life cycle: Docs/Serving.md.
+// decode token of every running sequence (plus its draft tokens when speculating) and, within a token budget, a
+// chunk of the prompts still being prefilled, so a long prompt never stalls the running streams. New requests
+// join between steps. Design notes and the request life cycle: Docs/Serving.md; speculation: Docs/Speculative.md.
 import Foundation
 import PanguModels
 import PanguRuntime
 import PanguTensor
 import PanguTokenizer
-
-/// Errors the scheduler throws at submission (the HTTP layer maps them to status codes).
-public enum SchedulerError: Error, CustomStringConvertible, Equatable {
-    /// The waiting queue is full (HTTP 503 + Retry-After).
-    case queueFull(waiting: Int)
-    /// Prompt + max tokens exceed the per-request context (HTTP 400).
-    case contextExceeded(promptTokens: Int, maxTokens: Int, limit: Int)
-    /// The request itself is invalid (HTTP 400).
-    case invalidRequest(String)
-    /// The scheduler is shutting down or stopped (HTTP 503).
-    case shuttingDown
-    /// A forward pass failed; every sequence in that step ends with this error.
-    case modelFailed(String)
-
-    public var description: String {
-        switch self {
-        case let .queueFull(waiting): return "the server is busy: \(waiting) requests are already waiting"
-        case let .contextExceeded(prompt, maxTokens, limit):
-            return "the prompt has \(prompt) tokens and up to \(maxTokens) may be generated, but the context limit is "
-                + "\(limit) tokens per request"
-        case let .invalidRequest(detail): return detail
-        case .shuttingDown: return "the server is shutting down"
-        case let .modelFailed(detail): return "the model failed: \(detail)"
-        }
-    }
-}
-
-/// Counters for monitoring. A snapshot; totals count since the scheduler started.
-public struct SchedulerMetrics: Sendable, Equatable {
-    /// Sequences being prefilled or decoded.
-    public var running = 0
-    /// Requests queued for a free slot.
-    public var waiting = 0
-    /// Tokens generated (all sequences).
-    public var generatedTokens = 0
-    /// Prompt tokens submitted, and those of them whose keys/values came from the prefix cache.
-    public var promptTokens = 0
-    public var cachedPromptTokens = 0
-    /// Forward steps run, their total and last wall time in seconds, and the tokens in the last step.
-    public var steps = 0
-    public var stepSeconds = 0.0
-    public var lastStepSeconds = 0.0
-    public var lastStepTokens = 0
-    /// Requests finished, by outcome.
-    public var completed = 0
-    public var cancelled = 0
-    public var failed = 0
-    public var rejected = 0
-    /// Bytes of KV-cache blocks in use (running sequences and the prefix cache).
-    public var kvCacheBytes = 0
-}
 
 /// Runs `GenerationRequest`s on one model with continuous batching. Its thread runs until `shutdown`, which also
 /// keeps the scheduler alive until then. Creating one sets `Kernels.batchInvariant` for the process.
@@ -81,10 +30,13 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         /// `contextLimit`, so every running sequence can always reach its limit. Sequences are admitted only when
         /// the blocks for their whole prompt + max tokens are free.
         public var kvPositions: Int?
+        /// Speculative decoding for every sequence (nil: off).
+        public var speculation: SchedulerSpeculation?
 
         /// Creates a configuration.
         public init(parallel: Int = 4, maxWaiting: Int = 64, contextLimit: Int? = nil, prefillChunk: Int = 256,
-                    prefixCacheEntries: Int = 4, cacheType: KVElementType? = nil, kvPositions: Int? = nil) {
+                    prefixCacheEntries: Int = 4, cacheType: KVElementType? = nil, kvPositions: Int? = nil,
+                    speculation: SchedulerSpeculation? = nil) {
             self.parallel = parallel
             self.maxWaiting = maxWaiting
             self.contextLimit = contextLimit
@@ -92,6 +44,7 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
             self.prefixCacheEntries = prefixCacheEntries
             self.cacheType = cacheType
             self.kvPositions = kvPositions
+            self.speculation = speculation
         }
     }
 
@@ -158,6 +111,12 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
                                                 + "of 32; this model's is \(model.info.headDim)")
         }
         resolved.cacheType = cacheType
+        if let spec = configuration.speculation {
+            guard spec.draftMax >= 1 else { throw SchedulerError.invalidRequest("draft max must be at least 1") }
+            do { try SpeculativeDrafting.check(spec.makeDrafter(), target: model) } catch {
+                throw SchedulerError.invalidRequest("\(error)")
+            }
+        }
         self.configuration = resolved
         self.model = model
         self.tokenizer = tokenizer
@@ -333,14 +292,32 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         condition.unlock()
     }
 
-    /// One forward pass: every decoding sequence's next token, plus prompt chunks within the prefill budget.
+    /// One forward pass: every decoding sequence's next token (with its draft tokens when speculating), plus
+    /// prompt chunks within the prefill budget.
     private func runStep() {
         var steps: [SequenceStep] = []
         var members: [ActiveSequence] = []
         var budget = configuration.prefillChunk
+        var broken: [ActiveSequence] = []
         for s in running {
             if let next = s.next {
-                steps.append(SequenceStep(tokens: [next], cache: s.cache!))
+                // Speculating: the drafts ride along like a prefill chunk, with logits at every position.
+                s.drafts = []
+                if let spec = configuration.speculation {
+                    do {
+                        if s.drafting == nil {
+                            s.drafting = try SpeculativeDrafting(drafter: spec.makeDrafter(), draftMax: spec.draftMax)
+                        }
+                        s.drafts = try s.drafting!.propose(for: s.state.decoder,
+                                                           room: s.cache!.maxPositions - s.cache!.count - 1)
+                    } catch {
+                        fail(s, SchedulerError.modelFailed("the draft model failed: \(error)"))
+                        broken.append(s)
+                        continue
+                    }
+                }
+                steps.append(SequenceStep(tokens: [next] + s.drafts.map(\.token), cache: s.cache!,
+                                          allLogits: !s.drafts.isEmpty))
                 members.append(s)
             } else if budget > 0 {
                 let n = min(budget, s.prompt.count - s.prefilled)
@@ -350,6 +327,7 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
                 budget -= n
             }
         }
+        if !broken.isEmpty { running.removeAll { s in broken.contains { $0 === s } } }
         guard !steps.isEmpty else { return }
         let start = DispatchTime.now().uptimeNanoseconds
         let outputs: [[Float]]
@@ -361,17 +339,32 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
             return
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        var generated = 0
+        var generated = 0, drafted = 0, accepted = 0
         var ended: [ActiveSequence] = []
+        let vocab = model.info.vocabularySize
         for (s, logits) in zip(members, outputs) {
-            if s.next == nil {
+            let decoding = s.next != nil
+            if !decoding {
                 s.prefilled += s.chunk
                 s.chunk = 0
                 if s.prefilled < s.prompt.count { continue }  // more prompt to run
             }
             let before = s.state.decoder.generated.count
             do {
-                let (delta, next) = try s.state.step(logits)
+                let delta: GenerationDelta, next: Int?
+                if decoding, let drafting = s.drafting {
+                    // Verify the drafts, then forget the keys/values past the first rejection (and past the
+                    // sequence's end when it finished inside the run).
+                    let base = s.cache!.count - s.drafts.count - 1
+                    let r = try s.state.step(rows: logits, drafts: s.drafts, vocabularySize: vocab)
+                    drafting.record(drafted: s.drafts.count, accepted: r.accepted)
+                    s.cache!.truncate(to: min(base + 1 + r.accepted, s.state.decoder.context.count))
+                    drafted += s.drafts.count
+                    accepted += r.accepted
+                    (delta, next) = (r.delta, r.next)
+                } else {
+                    (delta, next) = try s.state.step(logits)
+                }
                 if s.firstTokenTime == nil { s.firstTokenTime = DispatchTime.now().uptimeNanoseconds }
                 generated += s.state.decoder.generated.count - before
                 if !delta.isEmpty { s.continuation.yield(.delta(delta)) }
@@ -389,6 +382,8 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
         sharedMetrics.lastStepSeconds = seconds
         sharedMetrics.lastStepTokens = steps.reduce(0) { $0 + $1.tokens.count }
         sharedMetrics.generatedTokens += generated
+        sharedMetrics.draftedTokens += drafted
+        sharedMetrics.acceptedDraftTokens += accepted
         sharedMetrics.running = running.count
         let snapshot = sharedMetrics
         let hook = stepHook
@@ -458,6 +453,9 @@ private final class ActiveSequence {
     var chunk = 0
     /// Token to feed next (decode phase), nil while prefilling.
     var next: Int?
+    /// Speculative decoding: the sequence's drafter (made when it starts decoding) and this step's drafts.
+    var drafting: SpeculativeDrafting?
+    var drafts: [DraftToken] = []
     var cancelledByClient = false
     var failed = false
 

@@ -42,7 +42,8 @@ public struct SamplingParameters: Sendable, Equatable {
 public struct Sampler: Sendable {
     /// The parameters.
     public let parameters: SamplingParameters
-    private var rng: SeededRandom
+    /// The generator behind the draws (module-internal: the speculative verifier draws from it too).
+    var rng: SeededRandom
 
     /// Creates a sampler.
     public init(_ parameters: SamplingParameters) {

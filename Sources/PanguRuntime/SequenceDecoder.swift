@@ -129,6 +129,31 @@ public final class SequenceDecoder {
     /// Throws `DecodeError.nonFiniteLogits` when the model produced NaN or ±inf, and
     /// `DecodeError.constraintFailed` when the constraint rejects every token or throws.
     public func step(_ logits: [Float]) throws -> DecodeStep {
+        let l = try processed(logits)
+        return try commit(sampler.sample(l), raw: logits)
+    }
+
+    /// One verification position of speculative decoding (Docs/Speculative.md): `logits` are the target's raw
+    /// logits for the position where `draft` was proposed, drawn from `q` (nil: chosen deterministically, as
+    /// prompt lookup and greedy drafting do). Greedy: the draft is accepted iff it is the argmax. Sampling: it is
+    /// accepted with probability min(1, p/q), otherwise the token is drawn from the normalised max(0, p − q),
+    /// so the emitted tokens follow exactly the distribution `step` samples from. Returns the step for the token
+    /// actually chosen (the draft when accepted) and whether the draft was accepted.
+    public func step(_ logits: [Float], draft: Int, q: TokenDistribution?) throws -> (step: DecodeStep, accepted: Bool) {
+        let l = try processed(logits)
+        let s = settings.sampling
+        let chosen: Int
+        if s.isGreedy {
+            chosen = Sampler.argmax(l)
+        } else {
+            let p = Sampler.filteredProbabilities(l, s)
+            chosen = SpeculativeMath.verify(draft, q: q, p: p, &sampler.rng) ?? draft
+        }
+        return (try commit(chosen, raw: logits), chosen == draft)
+    }
+
+    /// The logits after the finiteness check, penalties and the constraint's mask: what the sampler draws from.
+    private func processed(_ logits: [Float]) throws -> [Float] {
         guard finish == nil else { throw RuntimeError.invalidRequest("the sequence has already ended") }
         if let bad = logits.firstIndex(where: { !$0.isFinite }) {
             throw DecodeError.nonFiniteLogits(token: bad, position: context.count, value: logits[bad])
@@ -156,7 +181,11 @@ public final class SequenceDecoder {
         if l.contains(where: { $0.isNaN }) {
             throw DecodeError.constraintFailed("the constraint left NaN logits at position \(context.count)")
         }
-        let id = sampler.sample(l)
+        return l
+    }
+
+    /// Records the chosen token `id` (end of sequence, constraint, context, budget).
+    private func commit(_ id: Int, raw logits: [Float]) throws -> DecodeStep {
         let lp = settings.logprobs.map { SequenceDecoder.logprobs(logits, chosen: id, top: $0) }
         if settings.eosTokenIds.contains(id) {
             finish = .stop

@@ -9,10 +9,18 @@
 // distributions the plain sampler would draw from (penalties, temperature, top-k/top-p/min-p applied). A
 // deterministic drafter (prompt lookup) is the case q = one-hot. Greedy decoding accepts a draft iff it is the
 // target's argmax, so its output is token for token the plain greedy output. Docs/Speculative.md has the details.
+//
+// The acceptance test itself is per sequence and lives with the per-sequence state (`SequenceDecoder.step(_:draft:q:)`
+// and `verify` below), so `pangu generate`, chat sessions and the server's scheduler share one implementation;
+// `SpeculativeDrafting` holds a sequence's drafter and adaptive draft length, and `round` runs one round on a
+// sequence that has a cache of its own (the scheduler batches the target pass itself).
 import PanguModels
 
 /// A sparse probability distribution over token ids (ids with zero probability left out).
 public typealias TokenDistribution = [(id: Int, p: Float)]
+
+/// A proposed token and the distribution it was drawn from (nil: chosen deterministically).
+public typealias DraftToken = (token: Int, q: TokenDistribution?)
 
 /// Proposes tokens continuing a sequence.
 public protocol Drafter: AnyObject {
@@ -82,13 +90,14 @@ public final class ModelDrafter: Drafter {
         for _ in 0..<min(count, room) {
             var logits = try model.forward([SequenceStep(tokens: feed, cache: cache)])[0]
             cached += feed
+            try SpeculativeMath.check(logits, position: seq.count)
             Sampler.applyRepetitionPenalty(&logits, context: seq, penalty: sampling.repetitionPenalty)
             let token: Int, q: TokenDistribution?
             if sampling.isGreedy {
-                token = try SpeculativeMath.argmax(logits)
+                token = Sampler.argmax(logits)
                 q = nil
             } else {
-                let dist = try SpeculativeMath.distribution(logits, sampling)
+                let dist = Sampler.filteredProbabilities(logits, sampling)
                 token = SpeculativeMath.draw(dist, &rng)
                 q = dist
             }
@@ -110,6 +119,99 @@ public struct SpeculativeStatistics: Sendable, Equatable {
     public var acceptanceRate: Double { drafted == 0 ? 0 : Double(accepted) / Double(drafted) }
 }
 
+extension SequenceDecoder {
+    /// One speculative round of this sequence: `rows` holds the target's raw logits ([drafts.count + 1, vocab])
+    /// for the position of the last emitted token and of every draft, all computed in one forward pass. Drafts are
+    /// checked in order (`step(_:draft:q:)`); at the first rejection the replacement token ends the round, and when
+    /// every draft is accepted one more token comes from the last row. `onStep` receives every step in order and
+    /// returns false to end the round early (e.g. a stop string completed). Returns the drafts accepted: the
+    /// target's keys/values of `[last] + drafts.prefix(accepted)` are valid, those after must be rolled back.
+    public func verify(drafts: [DraftToken], rows: [Float], vocabularySize v: Int,
+                       onStep: (DecodeStep) throws -> Bool) throws -> Int {
+        guard v > 0, rows.count == (drafts.count + 1) * v else {
+            throw RuntimeError.invalidRequest("speculative verification got \(rows.count) logits for "
+                                              + "\(drafts.count + 1) positions of \(v) tokens")
+        }
+        var accepted = 0
+        for (i, d) in drafts.enumerated() {
+            let (s, ok) = try step(Array(rows[(i * v)..<((i + 1) * v)]), draft: d.token, q: d.q)
+            let go = try onStep(s)
+            guard ok else { return accepted }
+            accepted += 1
+            if !go || finish != nil { return accepted }
+        }
+        _ = try onStep(try step(Array(rows[(drafts.count * v)...])))
+        return accepted
+    }
+}
+
+/// The drafting side of one sequence: its drafter, the adaptive draft length and the counts.
+public final class SpeculativeDrafting {
+    /// Proposes the tokens.
+    public let drafter: Drafter
+    /// Most draft tokens per round.
+    public let draftMax: Int
+    /// Draft tokens asked for next round: grows by one after a fully accepted round, drops to one more than the
+    /// accepted count after a rejection (so a drafter that keeps failing costs little).
+    public private(set) var draftCount: Int
+    /// Counts so far.
+    public private(set) var statistics = SpeculativeStatistics()
+
+    /// Creates the state; throws unless `draftMax` ≥ 1.
+    public init(drafter: Drafter, draftMax: Int) throws {
+        guard draftMax >= 1 else { throw RuntimeError.invalidRequest("--draft-max must be at least 1") }
+        self.drafter = drafter
+        self.draftMax = draftMax
+        draftCount = draftMax
+    }
+
+    /// Checks that a draft model has the target's vocabulary size.
+    public static func check(_ drafter: Drafter, target: LanguageModel) throws {
+        if let d = drafter as? ModelDrafter, d.model.info.vocabularySize != target.info.vocabularySize {
+            throw RuntimeError.invalidRequest("the draft model's vocabulary has \(d.model.info.vocabularySize) tokens, "
+                                              + "the target's \(target.info.vocabularySize): they must be the same")
+        }
+    }
+
+    /// Drafts continuing `decoder`'s sequence: at most `room` (cache positions left after the last token) and
+    /// never more than the tokens the sequence may still generate.
+    public func propose(for decoder: SequenceDecoder, room: Int) throws -> [DraftToken] {
+        let n = min(draftCount, room, decoder.settings.maxTokens - decoder.generated.count)
+        guard n > 0, decoder.finish == nil else { return [] }
+        return Array(try drafter.propose(context: decoder.context, count: n, sampling: decoder.settings.sampling)
+            .prefix(n))
+    }
+
+    /// Records a verified round of `drafted` proposals of which `accepted` were kept.
+    public func record(drafted: Int, accepted: Int) {
+        statistics.rounds += 1
+        statistics.drafted += drafted
+        statistics.accepted += accepted
+        guard drafted > 0 else { return }
+        draftCount = accepted == drafted ? min(draftMax, draftCount + 1) : max(1, accepted + 1)
+    }
+
+    /// One round on a sequence with a cache of its own: `cache` holds the sequence (`decoder.context`) but its
+    /// last token; proposes drafts, runs the target once on that token plus the drafts with logits at every
+    /// position, lets `verify` check them (`SequenceDecoder.verify`, or `GenerationState`'s text-level wrapper;
+    /// it returns the accepted count) and rolls the cache back past the first rejection (or to the sequence's
+    /// end when it finished inside the round).
+    public func round(model: LanguageModel, cache: KVCache, decoder: SequenceDecoder,
+                      verify: (_ drafts: [DraftToken], _ rows: [Float]) throws -> Int) throws {
+        guard let last = decoder.context.last, cache.count == decoder.context.count - 1 else {
+            throw RuntimeError.invalidRequest("speculative round: the cache holds \(cache.count) positions for a "
+                                              + "sequence of \(decoder.context.count) tokens")
+        }
+        let drafts = try propose(for: decoder, room: cache.maxPositions - cache.count - 1)
+        let base = cache.count
+        let rows = try model.forward([SequenceStep(tokens: [last] + drafts.map(\.token), cache: cache,
+                                                   allLogits: true)])[0]
+        let accepted = try verify(drafts, rows)
+        record(drafted: drafts.count, accepted: accepted)
+        cache.truncate(to: min(base + 1 + accepted, decoder.context.count))
+    }
+}
+
 /// The generation loop with a drafter. Same contract as `TokenGenerator.generate`.
 public struct SpeculativeGenerator {
     public let model: LanguageModel
@@ -120,10 +222,7 @@ public struct SpeculativeGenerator {
 
     /// Creates a generator. Throws when the drafter's model has another vocabulary size.
     public init(model: LanguageModel, drafter: Drafter, eosTokenIds: [Int], draftMax: Int) throws {
-        if let d = drafter as? ModelDrafter, d.model.info.vocabularySize != model.info.vocabularySize {
-            throw RuntimeError.invalidRequest("the draft model's vocabulary has \(d.model.info.vocabularySize) tokens, "
-                                              + "the target's \(model.info.vocabularySize): they must be the same")
-        }
+        try SpeculativeDrafting.check(drafter, target: model)
         guard draftMax >= 1 else { throw RuntimeError.invalidRequest("--draft-max must be at least 1") }
         self.model = model
         self.drafter = drafter
@@ -136,85 +235,37 @@ public struct SpeculativeGenerator {
                          onToken: (Int) -> Bool = { _ in true })
         throws -> (tokens: [Int], finish: FinishReason, statistics: SpeculativeStatistics) {
         guard !prompt.isEmpty else { throw RuntimeError.invalidRequest("the prompt has no tokens") }
-        var stats = SpeculativeStatistics()
-        var rng = SeededRandom(seed: sampling.seed ?? UInt64(UInt(bitPattern: ObjectIdentifier(cache).hashValue)))
-        var context = prompt, out: [Int] = []
-        guard maxTokens > 0 else { return ([], .length, stats) }
-        // Emits one token; returns the reason to stop, if any.
-        func emit(_ t: Int) -> FinishReason? {
-            if eosTokenIds.contains(t) { return .stop }
-            out.append(t)
-            context.append(t)
-            if !onToken(t) { return .cancelled }
-            if out.count >= maxTokens { return .length }
-            return nil
+        let drafting = try SpeculativeDrafting(drafter: drafter, draftMax: draftMax)
+        let decoder = try SequenceDecoder(context: prompt, settings: DecodeSettings(
+            sampling: sampling, eosTokenIds: Array(eosTokenIds), maxTokens: maxTokens))
+        guard decoder.finish == nil else { return ([], .length, drafting.statistics) }
+        func take(_ s: DecodeStep) -> Bool {
+            if case let .token(id, _, _) = s, !onToken(id) { decoder.cancel() }
+            return decoder.finish == nil
         }
-        var logits = try model.forward([SequenceStep(tokens: prompt, cache: cache)])[0]
-        if let f = emit(try SpeculativeMath.sample(logits, context: context, sampling, &rng)) { return (out, f, stats) }
-        var k = draftMax
-        while true {
-            // The last emitted token is not in the cache yet: it runs together with the drafts.
-            let room = cache.maxPositions - cache.count - 1
-            if room < 0 { return (out, .length, stats) }
-            let drafts = try drafter.propose(context: context, count: min(k, room, maxTokens - out.count), sampling: sampling)
-            let base = cache.count
-            let rows = try model.forward([SequenceStep(tokens: [context.last!] + drafts.map(\.token), cache: cache,
-                                                       allLogits: true)])[0]
-            stats.rounds += 1
-            stats.drafted += drafts.count
-            let vocab = model.info.vocabularySize
-            var accepted = 0
-            var next: Int? = nil
-            for (i, d) in drafts.enumerated() {
-                logits = Array(rows[(i * vocab)..<((i + 1) * vocab)])
-                let ctx = context + drafts[0..<i].map(\.token)
-                if let y = try SpeculativeMath.verify(d.token, q: d.q, logits: logits, context: ctx, sampling, &rng) {
-                    next = y
-                    break
-                }
-                accepted += 1
-            }
-            if next == nil {
-                logits = Array(rows[(drafts.count * vocab)...])
-                next = try SpeculativeMath.sample(logits, context: context + drafts.map(\.token), sampling, &rng)
-            }
-            stats.accepted += accepted
-            // Keep the last token and the accepted drafts; forget the rejected ones.
-            cache.truncate(to: base + 1 + accepted)
-            k = accepted == drafts.count ? min(draftMax, k + 1) : max(1, accepted + 1)
-            for t in drafts.prefix(accepted).map(\.token) + [next!] {
-                if let f = emit(t) {
-                    // Accepted drafts after the stop were never shown: the cache keeps a prefix of prompt + out.
-                    cache.truncate(to: min(cache.count, prompt.count + out.count))
-                    return (out, f, stats)
-                }
+        let start = cache.count
+        _ = take(try decoder.step(try model.forward([SequenceStep(tokens: prompt, cache: cache)])[0]))
+        var full = false
+        while decoder.finish == nil {
+            // The last token must fit to be run: the context is full.
+            if cache.count >= cache.maxPositions { full = true; break }
+            try drafting.round(model: model, cache: cache, decoder: decoder) { drafts, rows in
+                try decoder.verify(drafts: drafts, rows: rows, vocabularySize: model.info.vocabularySize, onStep: take)
             }
         }
+        // The cache keeps a prefix of prompt + output, like plain decoding leaves it.
+        cache.truncate(to: min(cache.count, start + decoder.context.count))
+        return (decoder.generated, full ? .length : (decoder.finish ?? .length), drafting.statistics)
     }
 }
 
 /// The sampling steps shared by the verifier and the model drafter.
 enum SpeculativeMath {
-    /// Throws unless every logit is a number or −∞ (masked) and at least one is finite.
-    static func check(_ logits: [Float]) throws {
-        var finite = false
-        for (i, l) in logits.enumerated() {
-            if l.isNaN || l == .infinity {
-                throw RuntimeError.invalidRequest("the model produced a non-finite logit (\(l)) for token \(i)")
-            }
-            if l.isFinite { finite = true }
+    /// Throws `DecodeError.nonFiniteLogits` unless every logit is finite (`position`: where in the sequence).
+    static func check(_ logits: [Float], position: Int) throws {
+        if let bad = logits.firstIndex(where: { !$0.isFinite }) {
+            throw DecodeError.nonFiniteLogits(token: bad, position: position, value: logits[bad])
         }
-        if !finite { throw RuntimeError.invalidRequest("every token is masked: no token can follow") }
-    }
-
-    static func argmax(_ logits: [Float]) throws -> Int {
-        try check(logits)
-        return Sampler.argmax(logits)
-    }
-
-    static func distribution(_ logits: [Float], _ s: SamplingParameters) throws -> TokenDistribution {
-        try check(logits)
-        return Sampler.filteredProbabilities(logits, s)
     }
 
     /// A draw from `dist` (most likely first).
@@ -227,23 +278,10 @@ enum SpeculativeMath {
         return dist.last!.id
     }
 
-    /// The next token from target logits, as the plain sampler would choose it.
-    static func sample(_ logits: [Float], context: [Int], _ s: SamplingParameters, _ rng: inout SeededRandom) throws -> Int {
-        var l = logits
-        Sampler.applyRepetitionPenalty(&l, context: context, penalty: s.repetitionPenalty)
-        return s.isGreedy ? try SpeculativeMath.argmax(l) : draw(try SpeculativeMath.distribution(l, s), &rng)
-    }
-
-    /// Checks draft `x` against the target: nil when accepted, otherwise the replacement token.
-    static func verify(_ x: Int, q: TokenDistribution?, logits: [Float], context: [Int], _ s: SamplingParameters,
-                       _ rng: inout SeededRandom) throws -> Int? {
-        var l = logits
-        Sampler.applyRepetitionPenalty(&l, context: context, penalty: s.repetitionPenalty)
-        if s.isGreedy {
-            let best = try SpeculativeMath.argmax(l)
-            return best == x ? nil : best
-        }
-        let p = try SpeculativeMath.distribution(l, s)
+    /// Checks draft `x`, drawn from `q` (nil: deterministically), against the target's distribution `p`: nil
+    /// when accepted (probability min(1, p(x)/q(x))), otherwise the replacement drawn from max(0, p − q)
+    /// renormalised.
+    static func verify(_ x: Int, q: TokenDistribution?, p: TokenDistribution, _ rng: inout SeededRandom) -> Int? {
         var pMap: [Int: Float] = [:]
         for (id, v) in p { pMap[id] = v }
         var qMap: [Int: Float] = [:]

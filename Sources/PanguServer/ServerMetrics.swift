@@ -16,6 +16,10 @@ final class ServerMetrics: Sendable {
     private let timeToFirstToken: CoreMetrics.Timer
     private let running: CoreMetrics.Gauge
     private let waiting: CoreMetrics.Gauge
+    private let draftTokens: CoreMetrics.Counter
+    private let acceptedDraftTokens: CoreMetrics.Counter
+    /// The service's speculative totals already added to the two counters above.
+    private let countedDrafts = Mutex<(drafted: Int, accepted: Int)>((0, 0))
     private let requestCounters = Mutex<[String: CoreMetrics.Counter]>([:])
     /// Sequences this server is streaming right now (the running count when the service reports none).
     let activeSequences = Atomic<Int>(0)
@@ -32,6 +36,8 @@ final class ServerMetrics: Sendable {
         timeToFirstToken = CoreMetrics.Timer(label: "pangu_time_to_first_token_seconds", factory: f)
         running = CoreMetrics.Gauge(label: "pangu_sequences_running", factory: f)
         waiting = CoreMetrics.Gauge(label: "pangu_sequences_waiting", factory: f)
+        draftTokens = CoreMetrics.Counter(label: "pangu_speculative_draft_tokens_total", factory: f)
+        acceptedDraftTokens = CoreMetrics.Counter(label: "pangu_speculative_accepted_tokens_total", factory: f)
     }
 
     /// Counts one finished HTTP request.
@@ -59,6 +65,15 @@ final class ServerMetrics: Sendable {
     func exposition(load: ServiceLoad?) -> String {
         running.record(load?.running ?? activeSequences.load(ordering: .relaxed))
         waiting.record(load?.waiting ?? 0)
+        if let load {
+            let (d, a) = countedDrafts.withLock { seen -> (Int, Int) in
+                let delta = (max(0, load.draftedTokens - seen.drafted), max(0, load.acceptedDraftTokens - seen.accepted))
+                seen = (max(seen.drafted, load.draftedTokens), max(seen.accepted, load.acceptedDraftTokens))
+                return delta
+            }
+            draftTokens.increment(by: d)
+            acceptedDraftTokens.increment(by: a)
+        }
         var out: [UInt8] = []
         registry.emit(into: &out)
         return String(decoding: out, as: UTF8.self)

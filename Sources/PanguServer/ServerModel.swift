@@ -25,10 +25,14 @@ public struct ServiceLoad: Sendable {
     public var running: Int
     /// Sequences queued, not yet admitted.
     public var waiting: Int
+    /// Speculative decoding totals since the start: draft tokens proposed, and accepted by the target.
+    public var draftedTokens: Int, acceptedDraftTokens: Int
     /// Creates counts.
-    public init(running: Int, waiting: Int) {
+    public init(running: Int, waiting: Int, draftedTokens: Int = 0, acceptedDraftTokens: Int = 0) {
         self.running = running
         self.waiting = waiting
+        self.draftedTokens = draftedTokens
+        self.acceptedDraftTokens = acceptedDraftTokens
     }
 }
 

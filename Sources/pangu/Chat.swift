@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PanguChat
 import PanguEngine
+import PanguRuntime
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +21,9 @@ struct Chat: ParsableCommand {
     @Option(help: "System prompt.") var system: String?
     @Flag(help: "Hide the model's reasoning.") var hideReasoning = false
     @Option(help: "Maximum tokens per answer.") var maxTokens: Int = 1024
+    @OptionGroup(title: "Speculative decoding") var speculative: SpeculativeOptions
+
+    func validate() throws { try speculative.validate() }
 
     func run() throws {
         guard let mode = ThinkingMode(rawValue: think) else {
@@ -31,6 +35,10 @@ struct Chat: ParsableCommand {
         let session = ChatSession(engine: engine, system: system, thinking: mode,
                                   sampling: sampling.resolve(engine.loaded.generationConfig.sampling),
                                   maxTokens: maxTokens)
+        if speculative.enabled {
+            session.drafting = try SpeculativeDrafting(drafter: speculative.drafter(for: engine),
+                                                       draftMax: speculative.draftMax)
+        }
         signal(SIGINT) { _ in
             // First Ctrl-C during an answer stops it; at the prompt (flag already set) it quits.
             if interruptRequested.exchange(true, ordering: .sequentiallyConsistent) { _exit(130) }
@@ -62,6 +70,11 @@ struct Chat: ParsableCommand {
             if reply.finish == .cancelled { FileHandle.standardError.write(Data("[stopped]\n".utf8)) }
             FileHandle.standardError.write(Data(
                 "[\(reply.promptTokens) new prompt tokens, \(reply.reusedTokens) reused from cache, \(reply.generatedTokens) generated]\n".utf8))
+            if let stats = session.drafting?.statistics {
+                FileHandle.standardError.write(Data(String(
+                    format: "[speculative so far: %d drafted, %d accepted (%.0f%%)]\n", stats.drafted, stats.accepted,
+                    100 * stats.acceptanceRate).utf8))
+            }
         }
     }
 }

@@ -122,7 +122,7 @@ struct Generate: ParsableCommand {
     }
 }
 
-/// Speculative decoding flags (generate, bench).
+/// Speculative decoding flags (generate, bench, chat, serve).
 struct SpeculativeOptions: ParsableArguments {
     @Option(help: "Draft model (same vocabulary) for speculative decoding, e.g. a 1B or lower-bit copy of the target.")
     var draftModel: String?
@@ -144,6 +144,20 @@ struct SpeculativeOptions: ParsableArguments {
             return try engine.drafter(model: Engine(loaded: ModelOptions.load(path: draftModel)))
         }
         return PromptLookupDrafter(ngram: lookupNgram ?? 3)
+    }
+
+    /// The server's per-sequence drafters for `engine` (nil without a speculative flag); a draft model is loaded
+    /// once, checked against the target's tokenizer, and shared by every sequence's drafter (each has its own cache).
+    static func schedulerSpeculation(for engine: Engine, draftModel: String?, lookupNgram: Int?,
+                                     draftMax: Int) throws -> SchedulerSpeculation? {
+        if let draftModel {
+            let draft = try Engine(loaded: ModelOptions.load(path: draftModel, quiet: true))
+            try engine.checkDraft(draft)
+            let model = draft.model
+            return SchedulerSpeculation(draftMax: draftMax) { ModelDrafter(model: model) }
+        }
+        guard let lookupNgram else { return nil }
+        return SchedulerSpeculation(draftMax: draftMax) { PromptLookupDrafter(ngram: lookupNgram) }
     }
 
     /// The drafter for a model used on token ids (the generator checks the draft's vocabulary size).

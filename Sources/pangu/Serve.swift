@@ -25,6 +25,7 @@ struct Serve: AsyncParsableCommand {
     var apiKey: String?
     @Option(help: "Model id reported by /v1/models. Default: the file or directory name.") var modelName: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @OptionGroup(title: "Speculative decoding (every request)") var speculative: SpeculativeOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, got \(port)") }
@@ -36,6 +37,7 @@ struct Serve: AsyncParsableCommand {
         }
         guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be at least 0, got \(maxWaiting)") }
         guard PanguServer.logLevels.contains(logLevel) else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        try speculative.validate()
     }
 
     func run() async throws {
@@ -52,19 +54,26 @@ struct Serve: AsyncParsableCommand {
         let (path, parallel, context, maxWaiting) = (options.model, self.parallel, self.context, self.maxWaiting)
         let (cacheType, kvPositions) = (options.cacheType, self.kvPositions)
         let host = self.host
+        let (draftModel, lookupNgram, draftMax) = (speculative.draftModel, speculative.lookupNgram, speculative.draftMax)
         try await server.run(onListening: { port in
             FileHandle.standardError.write(Data("pangu serve: listening on http://\(host):\(port) (loading \(id))\n".utf8))
         }, load: {
             let engine = try Engine(loaded: split ?? ModelOptions.load(path: path, quiet: true, cacheType: cacheType))
             let s = try Scheduler(engine: engine, configuration: Scheduler.Configuration(
-                parallel: parallel, maxWaiting: maxWaiting, contextLimit: context, kvPositions: kvPositions))
+                parallel: parallel, maxWaiting: maxWaiting, contextLimit: context, kvPositions: kvPositions,
+                speculation: SpeculativeOptions.schedulerSpeculation(for: engine, draftModel: draftModel,
+                                                                     lookupNgram: lookupNgram, draftMax: draftMax)))
             scheduler.withLock { $0 = s }
             var m = ServerModel(id: id, tokenizer: engine.tokenizer, templates: engine.templates,
                                 contextLength: s.configuration.contextLimit ?? engine.model.info.contextLength,
                                 defaultSampling: engine.loaded.generationConfig.sampling, service: s,
                                 constraints: ServerModel.grammarConstraints(engine: engine),
                                 created: Int(Date().timeIntervalSince1970))
-            m.load = { let c = s.metrics; return ServiceLoad(running: c.running, waiting: c.waiting) }
+            m.load = {
+                let c = s.metrics
+                return ServiceLoad(running: c.running, waiting: c.waiting, draftedTokens: c.draftedTokens,
+                                   acceptedDraftTokens: c.acceptedDraftTokens)
+            }
             return m
         }, onShutdown: {
             if let s = scheduler.withLock({ $0 }) { await s.shutdown(cancelInFlight: true) }

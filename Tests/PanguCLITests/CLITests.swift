@@ -79,6 +79,7 @@ final class CLITests: XCTestCase {
         func ids(_ out: String) -> [Int] { out.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) } }
         let plain = try run(base)
         XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertGreaterThan(plain.out.count, 20, "the replies must not be empty: \(plain.out)")
         for extra in [["--lookup-ngram", "2"], ["--draft-model", dir.path, "--draft-max", "3"]] {
             let r = try run(base + extra)
             XCTAssertEqual(r.status, 0, r.err)
@@ -166,5 +167,30 @@ final class CLITests: XCTestCase {
         XCTAssertGreaterThan(try value("first_token_s"), try value("load_s"))
         XCTAssertGreaterThan(try value("prompt_tokens"), 0)
         XCTAssertGreaterThan(try value("repacked_bytes"), 0)
+    }
+
+    /// `pangu chat` with `--lookup-ngram` and with `--draft-model` prints exactly the plain chat's greedy replies
+    /// over two turns (the second reuses the first turn's cache, so a cache left holding rejected drafts shows).
+    func testChatWithSpeculativeFlagsPrintsThePlainReplies() throws {
+        let cache = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let env = ["PANGU_CACHE": cache.path]
+        let draft = cache.appendingPathComponent("draft")
+        var r = try run(["create-test-model", draft.path, "--preset", "tiny", "--layers", "1"], env: env)
+        XCTAssertEqual(r.status, 0, r.err)
+        let chat = ["chat", "--max-tokens", "16", "--think", "fast", "--greedy"]
+        let input = "hello hello hello\nsay hello again\n/exit\n"
+        let plain = try run(chat, stdin: input, env: env)
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertGreaterThan(plain.out.count, 20, "the replies must not be empty: \(plain.out)")
+        for flags in [["--lookup-ngram", "2", "--draft-max", "3"], ["--draft-model", draft.path, "--draft-max", "4"]] {
+            r = try run(chat + flags, stdin: input, env: env)
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertEqual(r.out, plain.out, "\(flags)")
+            XCTAssertTrue(r.err.contains("speculative so far"), r.err)
+        }
+        r = try run(chat + ["--lookup-ngram", "2", "--draft-model", draft.path], stdin: input, env: env)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("either --draft-model or --lookup-ngram"), r.err)
     }
 }

@@ -206,6 +206,17 @@ final class ErrorAndRouteTests: ServerTestCase {
         }
     }
 
+    /// The service reports speculative totals; the counters follow them (each scrape adds what is new).
+    func testMetricsReportSpeculativeTotals() {
+        let metrics = ServerMetrics()
+        var text = metrics.exposition(load: ServiceLoad(running: 1, waiting: 0, draftedTokens: 9, acceptedDraftTokens: 4))
+        XCTAssertTrue(text.contains("pangu_speculative_draft_tokens_total 9"), text)
+        XCTAssertTrue(text.contains("pangu_speculative_accepted_tokens_total 4"), text)
+        text = metrics.exposition(load: ServiceLoad(running: 0, waiting: 0, draftedTokens: 15, acceptedDraftTokens: 4))
+        XCTAssertTrue(text.contains("pangu_speculative_draft_tokens_total 15"), text)
+        XCTAssertTrue(text.contains("pangu_speculative_accepted_tokens_total 4"), text)
+    }
+
     func testCancellingAChoiceStreamCancelsEverySequence() async throws {
         let service = FakeGenerationService { _ in
             .init(deltas: (0..<1000).map { _ in FakeGenerationService.content("x") }, finish: .stop, pause: .milliseconds(5))

@@ -437,3 +437,41 @@ def test_full_queue_answers_503_with_retry_after():
         waiting.close()
     finally:
         assert stop_server(proc) == 0
+
+
+# --- speculative decoding (Docs/Speculative.md) ----------------------------------------------------------------
+
+def test_speculative_servers_match_plain_greedy(client, model_id, tmp_path):
+    """Servers started with --lookup-ngram and with --draft-model (a different one-layer model with the same
+    tokenizer, so drafts are also rejected) give exactly the plain server's greedy output, concurrently: text,
+    finish reason, usage, logprobs, stop strings, streamed and not; /metrics counts the drafts."""
+    draft = str(tmp_path / "draft")
+    made = subprocess.run([BIN, "create-test-model", draft, "--preset", "tiny", "--layers", "1"],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+
+    def outputs(c):
+        def one(i):
+            prompt = ["hello hello hello hello", "Once upon a time", "abc abc abc", "Tell me a story"][i % 4]
+            r = chat(c, model_id, prompt, max_tokens=9 + 5 * i, logprobs=True, top_logprobs=2)
+            ch = r.choices[0]
+            streamed = "".join(x.choices[0].delta.content or "" for x in chat(
+                c, model_id, prompt, max_tokens=9 + 5 * i, stream=True) if x.choices)
+            t = c.completions.create(model=model_id, prompt=prompt, max_tokens=24, temperature=0).choices[0].text
+            stop = t[len(t) // 2:len(t) // 2 + 2] or "\u2603"
+            s = c.completions.create(model=model_id, prompt=prompt, max_tokens=24, temperature=0, stop=[stop])
+            return (ch.message.content, ch.finish_reason, r.usage.completion_tokens,
+                    [(x.token, x.logprob) for x in ch.logprobs.content], streamed.strip(), t,
+                    s.choices[0].text, s.choices[0].finish_reason, s.usage.completion_tokens)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            return list(pool.map(one, range(4)))
+
+    plain = outputs(client)
+    for extra in (["--lookup-ngram", "2", "--draft-max", "4"], ["--draft-model", draft, "--draft-max", "3"]):
+        proc, base = start_server("--api-key", KEY, *extra)
+        try:
+            spec = openai.OpenAI(base_url=base + "/v1", api_key=KEY, max_retries=0, timeout=120)
+            assert outputs(spec) == plain, extra
+            assert metric(base, "pangu_speculative_draft_tokens_total") > 0, extra
+        finally:
+            assert stop_server(proc) == 0
