@@ -170,6 +170,13 @@ def cold_table(cold):
 
 
 def write_table(a, results, cold=()):
+    if not results:  # --types "" --cold ...: a start-up report alone (e.g. --output Benchmarks/COLD.md)
+        lines = [f"# Start-up: pangu vs llama.cpp ({datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
+                 f"{a.t} threads; `Benchmarks/compare_llama_cpp.py --types '' --cold ...`)"] + cold_table(cold)[2:]
+        lines += ["", "Raw results (JSON):", "", "```"] + [json.dumps(c) for c in cold] + ["```", ""]
+        with open(a.output, "w") as f:
+            f.write("\n".join(lines))
+        return
     bws = [r["ours"]["bandwidth_bytes_per_s"] for r in results] or [0]
     lines = [
         "# Benchmarks: pangu vs llama.cpp",
