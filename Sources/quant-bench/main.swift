@@ -16,6 +16,10 @@ if args.count > 1 && args[1] == "write-gguf" {
     print("wrote \(args[2])")
     exit(0)
 }
+if args.count > 1 && args[1] == "attention" {
+    AttentionBench.run(Array(args.dropFirst(2)))
+    exit(0)
+}
 let secondsPerCase = args.count > 1 ? Double(args[1]) ?? 0.4 : 0.4
 let all: [DType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .f16, .bf16, .f32]
 let formats = args.count > 2 ? args[2].split(separator: ",").compactMap { DType(rawValue: String($0)) } : all

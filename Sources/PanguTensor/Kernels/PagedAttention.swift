@@ -30,7 +30,9 @@ public enum KVElementType: String, Sendable, CaseIterable {
 }
 
 /// Where one layer's keys and values of one sequence live: a list of fixed-size blocks, each holding for every
-/// KV head `B` consecutive positions of keys `[Hkv][B][Dh]` and values `[Hkv][B][Dh]` at fixed byte offsets.
+/// KV head `B` consecutive positions of keys and values at fixed byte offsets. Values are rows `[Hkv][B][Dh]`.
+/// f32/f16 keys are stored transposed, `[Hkv][Dh][B]`, so the score kernel reads 8 positions as one vector;
+/// q8_0 keys stay rows `[Hkv][B][Dh]`, because a q8_0 block quantises 32 consecutive values of one row.
 public struct PagedKV {
     /// Block base addresses in position order (block i holds positions i·B ..< (i+1)·B).
     public let blocks: UnsafePointer<UnsafeMutableRawPointer>
@@ -55,12 +57,23 @@ public struct PagedKV {
     public func store(_ x: UnsafePointer<Float>, positions first: Int, count n: Int, kvHeads: Int, headDim d: Int,
                       values: Bool) {
         let offset = values ? valueOffset : keyOffset
+        let transposed = !values && type != .q8_0
         for t in 0..<n {
             let p = first + t
             let block = blocks[p / blockSize] + offset
             for h in 0..<kvHeads {
                 let src = x + (t * kvHeads + h) * d
-                let dst = block + (h * blockSize + p % blockSize) * type.rowBytes(d)
+                let head = block + h * blockSize * type.rowBytes(d)
+                if transposed {
+                    // Keys [Dh][B]: element i of position p at i·B + p % B.
+                    for i in 0..<d {
+                        let e = i * blockSize + p % blockSize
+                        if type == .f32 { head.storeBytes(of: src[i], toByteOffset: 4 * e, as: Float.self) }
+                        else { HalfConversion.storeF16(src[i], head, 2 * e) }
+                    }
+                    continue
+                }
+                let dst = head + (p % blockSize) * type.rowBytes(d)
                 switch type {
                 case .f32: dst.copyMemory(from: src, byteCount: d * 4)
                 case .f16: HalfConversion.f32ToF16Row(src, k: d, into: dst)
@@ -96,49 +109,86 @@ extension Kernels {
                                       headDim d: Int, firstToken: Int, tokens: Int, firstPosition: Int,
                                       into out: UnsafeMutablePointer<Float>) {
         let b = kv.blockSize, rows = group * tokens
+        let lanes = (b + 7) / 8 * 8                    // score columns per block, whole vectors
         let scale = 1 / Float(d).squareRoot()
         let lastPosition = firstPosition + firstToken + tokens - 1
         let blockCount = lastPosition / b + 1
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * d + rows * b + 2 * rows + 2 * b * d) { buf in
+        // Keys are read straight from the cache when they are stored transposed in whole vectors (f32/f16 with
+        // B % 8 == 0). Otherwise (q8_0, odd test block sizes), and for f16 when several row groups would each
+        // convert the same block again, a block is first widened into f32 scratch.
+        let wholeVectors = kv.type != .q8_0 && b % 8 == 0
+        let widen = !wholeVectors || (kv.type == .f16 && rows > 4)
+        let scratch = 2 * rows * d + rows * lanes + 3 * rows + (widen ? d * lanes + b * d : 0)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: scratch) { buf in
             let acc = buf.baseAddress!                 // [rows, Dh] running Σ p·v
-            let scores = acc + rows * d                // [rows, B]
-            let runMax = scores + rows * b             // [rows]
+            let qs = acc + rows * d                    // [rows, Dh] this item's query rows, packed
+            let scores = qs + rows * d                 // [rows, lanes] scores, then probabilities
+            let runMax = scores + rows * lanes         // [rows]
             let runSum = runMax + rows                 // [rows]
-            let kf = runSum + rows, vf = kf + b * d    // [B, Dh] this block's keys / values as f32
+            let correction = runSum + rows             // [rows] rescale of acc for this block
+            let kt = correction + rows, vf = kt + d * lanes  // scratch keys [Dh][lanes] and values [B][Dh]
             acc.initialize(repeating: 0, count: rows * d)
             runMax.initialize(repeating: -Float.infinity, count: rows)
             runSum.initialize(repeating: 0, count: rows)
             // Row r = (token i, head g): query head kh·G + g of token firstToken + i.
-            func qRow(_ r: Int) -> UnsafePointer<Float> {
-                q + ((firstToken + r / group) * heads + kh * group + r % group) * d
+            for r in 0..<rows {
+                let src = q + ((firstToken + r / group) * heads + kh * group + r % group) * d
+                (qs + r * d).update(from: src, count: d)
             }
             for blk in 0..<blockCount {
                 let base = blk * b
                 let valid = min(b, lastPosition + 1 - base)  // positions of this block any row may see
-                load(kv, block: blk, offset: kv.keyOffset, head: kh, count: valid, headDim: d, into: kf)
-                load(kv, block: blk, offset: kv.valueOffset, head: kh, count: valid, headDim: d, into: vf)
-                for r in 0..<rows {
-                    let position = firstPosition + firstToken + r / group
-                    guard position >= base else { continue }  // block entirely in this row's future
-                    let seen = min(valid, position - base + 1)
-                    let qr = qRow(r), s = scores + r * b
-                    var m = runMax[r]
-                    for j in 0..<seen {
-                        s[j] = dot(qr, kf + j * d, d) * scale
-                        m = max(m, s[j])
+                // Rows are in position order; those whose position is before this block see none of it.
+                let active = max(0, base - firstPosition - firstToken) * group ..< rows
+                let head = kv.blocks[blk] + kh * b * kv.type.rowBytes(d)
+                var keys = UnsafeRawPointer(head + kv.keyOffset), values = UnsafeRawPointer(head + kv.valueOffset)
+                var keyStride = b, f16 = kv.type == .f16
+                if widen {
+                    widenBlock(kv, keys: keys, values: values, count: valid, headDim: d, lanes: lanes,
+                               keysInto: kt, valuesInto: vf)
+                    keys = UnsafeRawPointer(kt); values = UnsafeRawPointer(vf); keyStride = lanes; f16 = false
+                }
+                if f16 {
+                    attentionScores(F16Lanes.self, q: qs, headDim: d, keys: keys, keyStride: keyStride, lanes: lanes,
+                                    rows: active, into: scores, sStride: lanes)
+                } else {
+                    attentionScores(F32Lanes.self, q: qs, headDim: d, keys: keys, keyStride: keyStride, lanes: lanes,
+                                    rows: active, into: scores, sStride: lanes)
+                }
+                // Online softmax: new running max, rescale factor for what was accumulated, this block's
+                // probabilities (0 past each row's own position), running sum.
+                for r in active {
+                    let seen = min(valid, firstPosition + firstToken + r / group - base + 1)
+                    let s = scores + r * lanes
+                    var top = SIMD8<Float>(repeating: -.infinity)
+                    var c = 0
+                    while c < lanes {
+                        let x = keepFirst(load(s + c) * scale, seen - c, else: -.infinity)
+                        store(x, s + c)
+                        top = lanewiseMax(top, x)
+                        c += 8
                     }
-                    // Rescale what was accumulated under the old max, then add this block's terms in order.
-                    let correction = expf(runMax[r] - m)
-                    let a = acc + r * d
-                    var sum = runSum[r] * correction
-                    scaleRow(a, correction, d)
-                    for j in 0..<seen {
-                        let p = expf(s[j] - m)
+                    let m = max(runMax[r], horizontalMax(top))
+                    correction[r] = exp(SIMD8(repeating: runMax[r] - m))[0]
+                    var sum = SIMD8<Float>()
+                    c = 0
+                    while c < lanes {
+                        let p = keepFirst(exp(load(s + c) - m), seen - c, else: 0)
+                        store(p, s + c)
                         sum += p
-                        axpy(a, p, vf + j * d, d)
+                        c += 8
                     }
+                    runSum[r] = runSum[r] * correction[r] + horizontalSum(sum)
                     runMax[r] = m
-                    runSum[r] = sum
+                }
+                // Σ p·v over the block's first `valid` rows (later ones have p = 0 for every row that sees them).
+                let seenAny = min(valid, firstPosition + firstToken + tokens - 1 - base + 1)
+                if f16 {
+                    attentionAccumulate(F16Lanes.self, p: scores, pStride: lanes, correction: correction, values: values,
+                                        count: seenAny, headDim: d, rows: active, acc: acc)
+                } else {
+                    attentionAccumulate(F32Lanes.self, p: scores, pStride: lanes, correction: correction, values: values,
+                                        count: seenAny, headDim: d, rows: active, acc: acc)
                 }
             }
             for r in 0..<rows {
@@ -149,63 +199,33 @@ extension Kernels {
         }
     }
 
-    /// Keys or values of head `head`, positions 0..<count of block `block`, as floats.   out: [count, Dh]
-    @inline(__always)
-    private static func load(_ kv: PagedKV, block: Int, offset: Int, head: Int, count: Int, headDim d: Int,
-                             into out: UnsafeMutablePointer<Float>) {
-        let src = kv.blocks[block] + offset + head * kv.blockSize * kv.type.rowBytes(d)
+    /// Keys of one head's block as f32 [Dh][lanes] (zero past `count`) and values as f32 [count][Dh].
+    private static func widenBlock(_ kv: PagedKV, keys: UnsafeRawPointer, values: UnsafeRawPointer, count: Int,
+                                   headDim d: Int, lanes: Int, keysInto kt: UnsafeMutablePointer<Float>,
+                                   valuesInto vf: UnsafeMutablePointer<Float>) {
+        let b = kv.blockSize
         switch kv.type {
+        case .f16 where b % 8 == 0:
+            // Keys [Dh][B] are one contiguous run (lanes == B); lanes past `count` are masked later.
+            var e = 0
+            while e < d * b { store(F16Lanes.load8(keys, e), kt + e); e += 8 }
+            e = 0
+            while e + 8 <= count * d { store(F16Lanes.load8(values, e), vf + e); e += 8 }
+            while e < count * d { vf[e] = F16Lanes.load1(values, e); e += 1 }
         case .q8_0:
             // Rows are whole q8_0 blocks (d % 32 == 0), so `count` rows are count·d/32 consecutive blocks.
-            QuantReference.dequantize(src, dtype: .q8_0, k: count * d, into: out)
-        case .f32: out.update(from: src.assumingMemoryBound(to: Float.self), count: count * d)
+            kt.initialize(repeating: 0, count: d * lanes)
+            QuantReference.dequantize(keys, dtype: .q8_0, k: count * d, into: vf)
+            for j in 0..<count { for i in 0..<d { kt[i * lanes + j] = vf[j * d + i] } }
+            QuantReference.dequantize(values, dtype: .q8_0, k: count * d, into: vf)
         case .f16:
-            var i = 0
-            let n = count * d
-            while i + 8 <= n {
-                UnsafeMutableRawPointer(out + i).storeBytes(of: HalfConversion.f16x8(src + 2 * i), as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < n { out[i] = HalfConversion.loadF16(src, 2 * i); i += 1 }
+            kt.initialize(repeating: 0, count: d * lanes)
+            for i in 0..<d { for j in 0..<count { kt[i * lanes + j] = F16Lanes.load1(keys, i * b + j) } }
+            for e in 0..<(count * d) { vf[e] = F16Lanes.load1(values, e) }
+        case .f32:
+            kt.initialize(repeating: 0, count: d * lanes)
+            for i in 0..<d { for j in 0..<count { kt[i * lanes + j] = F32Lanes.load1(keys, i * b + j) } }
+            vf.update(from: values.assumingMemoryBound(to: Float.self), count: count * d)
         }
-    }
-
-    @inline(__always)
-    private static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var i = 0
-        while i + 8 <= d {
-            acc.addProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self),
-                           UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
-            i += 8
-        }
-        var s = acc.sum()
-        while i < d { s += a[i] * b[i]; i += 1 }
-        return s
-    }
-
-    /// a = a·c
-    @inline(__always)
-    private static func scaleRow(_ a: UnsafeMutablePointer<Float>, _ c: Float, _ d: Int) {
-        var i = 0
-        while i + 8 <= d {
-            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(a + i).storeBytes(of: v * c, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < d { a[i] *= c; i += 1 }
-    }
-
-    /// a += p·v
-    @inline(__always)
-    private static func axpy(_ a: UnsafeMutablePointer<Float>, _ p: Float, _ v: UnsafePointer<Float>, _ d: Int) {
-        var i = 0
-        while i + 8 <= d {
-            let cur = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-            let add = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(a + i).storeBytes(of: cur.addingProduct(p, add), as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < d { a[i] += p * v[i]; i += 1 }
     }
 }
