@@ -55,8 +55,14 @@ struct Bench: ParsableCommand {
         var pp: [Double] = [], tg: [Double] = [], spec: [Double] = []
         var specStats = SpeculativeStatistics()
         var kvBytes = 0  // largest KV cache of the run, for the "file + KV cache" memory budget
-        /// A cache already holding `d` tokens (filled in chunks, not timed).
+        /// A cache holding the same `d` tokens before every test: filled once in chunks (not timed), then cut back
+        /// to `d` positions for each later test, as llama-bench restores its saved depth state.
+        var deep: KVCache?
         func deepCache() throws -> KVCache {
+            if let deep, d > 0 {
+                deep.truncate(to: d)
+                return deep
+            }
             let cache = m.makeCache()
             var filled = 0
             while filled < d {
@@ -64,6 +70,7 @@ struct Bench: ParsableCommand {
                 _ = try m.forward([SequenceStep(tokens: randomTokens(k), cache: cache)])
                 filled += k
             }
+            deep = cache
             return cache
         }
         for _ in 0..<r {
