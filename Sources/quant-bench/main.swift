@@ -1,6 +1,7 @@
 // quant-bench: single-thread throughput of QuantKernels.gemm per weight format.
 //
 // Usage: quant-bench [seconds-per-case=0.4] [formats=q8_0,q4_0,...]   (swift build -c release --product quant-bench)
+//        quant-bench attention [depth] [tokens] [f32|f16|q8_0]   (the paged attention kernel: AttentionBench.swift)
 // Decode (tokens = 1) cases cycle through distinct copies of the weights (≥ 512 MiB in all) so DRAM, not the
 // 32 MiB L3, is measured; reported as GB/s of weight bytes. Prefill (tokens = 32) uses one 4096×4096 matrix and
 // reports GB/s of weight bytes per pass and effective GFLOP/s.
