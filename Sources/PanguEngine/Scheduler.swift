@@ -357,7 +357,9 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
                     // sequence's end when it finished inside the run).
                     let base = s.cache!.count - s.drafts.count - 1
                     let r = try s.state.step(rows: logits, drafts: s.drafts, vocabularySize: vocab)
-                    drafting.record(drafted: s.drafts.count, accepted: r.accepted)
+                    // The pass's time is this sequence's cost only when it ran alone.
+                    drafting.record(drafted: s.drafts.count, accepted: r.accepted,
+                                    passSeconds: members.count == 1 ? seconds : nil)
                     s.cache!.truncate(to: min(base + 1 + r.accepted, s.state.decoder.context.count))
                     drafted += s.drafts.count
                     accepted += r.accepted

@@ -14,6 +14,7 @@
 // and `verify` below), so `pangu generate`, chat sessions and the server's scheduler share one implementation;
 // `SpeculativeDrafting` holds a sequence's drafter and adaptive draft length, and `round` runs one round on a
 // sequence that has a cache of its own (the scheduler batches the target pass itself).
+import Foundation
 import PanguModels
 
 /// A sparse probability distribution over token ids (ids with zero probability left out).
@@ -150,19 +151,22 @@ public final class SpeculativeDrafting {
     /// Proposes the tokens.
     public let drafter: Drafter
     /// Most draft tokens per round.
-    public let draftMax: Int
-    /// Draft tokens asked for next round: grows by one after a fully accepted round, drops to one more than the
-    /// accepted count after a rejection (so a drafter that keeps failing costs little).
-    public private(set) var draftCount: Int
+    public var draftMax: Int { policy.draftMax }
+    /// Draft tokens asked for next round (0: a plain round), chosen by `DraftLengthPolicy` from the measured
+    /// acceptance and costs.
+    public var draftCount: Int { policy.next }
     /// Counts so far.
     public private(set) var statistics = SpeculativeStatistics()
+    private var policy: DraftLengthPolicy
+    /// Seconds the drafter took for the last proposal.
+    private var lastDraftSeconds: Double?
 
-    /// Creates the state; throws unless `draftMax` ≥ 1.
-    public init(drafter: Drafter, draftMax: Int) throws {
+    /// Creates the state; throws unless `draftMax` ≥ 1. `costAware` false: the draft length follows acceptance
+    /// alone and never measures time (so a sampled run is reproducible for a seed).
+    public init(drafter: Drafter, draftMax: Int, costAware: Bool = true) throws {
         guard draftMax >= 1 else { throw RuntimeError.invalidRequest("--draft-max must be at least 1") }
         self.drafter = drafter
-        self.draftMax = draftMax
-        draftCount = draftMax
+        policy = DraftLengthPolicy(draftMax: draftMax, costAware: costAware)
     }
 
     /// Checks that a draft model has the target's vocabulary size.
@@ -177,18 +181,23 @@ public final class SpeculativeDrafting {
     /// never more than the tokens the sequence may still generate.
     public func propose(for decoder: SequenceDecoder, room: Int) throws -> [DraftToken] {
         let n = min(draftCount, room, decoder.settings.maxTokens - decoder.generated.count)
+        lastDraftSeconds = nil
         guard n > 0, decoder.finish == nil else { return [] }
-        return Array(try drafter.propose(context: decoder.context, count: n, sampling: decoder.settings.sampling)
-            .prefix(n))
+        let start = DispatchTime.now().uptimeNanoseconds
+        let drafts = Array(try drafter.propose(context: decoder.context, count: n,
+                                               sampling: decoder.settings.sampling).prefix(n))
+        lastDraftSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return drafts
     }
 
-    /// Records a verified round of `drafted` proposals of which `accepted` were kept.
-    public func record(drafted: Int, accepted: Int) {
+    /// Records a verified round of `drafted` proposals of which `accepted` were kept; `passSeconds`: how long the
+    /// target's pass over the last token and the drafts took (nil when not measured, e.g. shared with other
+    /// sequences; the draft length then follows acceptance alone).
+    public func record(drafted: Int, accepted: Int, passSeconds: Double? = nil) {
         statistics.rounds += 1
         statistics.drafted += drafted
         statistics.accepted += accepted
-        guard drafted > 0 else { return }
-        draftCount = accepted == drafted ? min(draftMax, draftCount + 1) : max(1, accepted + 1)
+        policy.record(drafted: drafted, accepted: accepted, draftSeconds: lastDraftSeconds, passSeconds: passSeconds)
     }
 
     /// One round on a sequence with a cache of its own: `cache` holds the sequence (`decoder.context`) but its
@@ -204,10 +213,12 @@ public final class SpeculativeDrafting {
         }
         let drafts = try propose(for: decoder, room: cache.maxPositions - cache.count - 1)
         let base = cache.count
+        let start = DispatchTime.now().uptimeNanoseconds
         let rows = try model.forward([SequenceStep(tokens: [last] + drafts.map(\.token), cache: cache,
                                                    allLogits: true)])[0]
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let accepted = try verify(drafts, rows)
-        record(drafted: drafts.count, accepted: accepted)
+        record(drafted: drafts.count, accepted: accepted, passSeconds: seconds)
         cache.truncate(to: min(base + 1 + accepted, decoder.context.count))
     }
 }
@@ -217,8 +228,10 @@ public struct SpeculativeGenerator {
     public let model: LanguageModel
     public let drafter: Drafter
     public var eosTokenIds: Set<Int>
-    /// Most draft tokens per round; the actual count adapts to the recent acceptance.
+    /// Most draft tokens per round; the actual count adapts to the measured acceptance and costs.
     public var draftMax: Int
+    /// Whether the draft length uses measured times (`SpeculativeDrafting.init`).
+    public var costAware = true
 
     /// Creates a generator. Throws when the drafter's model has another vocabulary size.
     public init(model: LanguageModel, drafter: Drafter, eosTokenIds: [Int], draftMax: Int) throws {
@@ -235,7 +248,7 @@ public struct SpeculativeGenerator {
                          onToken: (Int) -> Bool = { _ in true })
         throws -> (tokens: [Int], finish: FinishReason, statistics: SpeculativeStatistics) {
         guard !prompt.isEmpty else { throw RuntimeError.invalidRequest("the prompt has no tokens") }
-        let drafting = try SpeculativeDrafting(drafter: drafter, draftMax: draftMax)
+        let drafting = try SpeculativeDrafting(drafter: drafter, draftMax: draftMax, costAware: costAware)
         let decoder = try SequenceDecoder(context: prompt, settings: DecodeSettings(
             sampling: sampling, eosTokenIds: Array(eosTokenIds), maxTokens: maxTokens))
         guard decoder.finish == nil else { return ([], .length, drafting.statistics) }

@@ -48,7 +48,7 @@ struct Generate: ParsableCommand {
         let loaded = try options.load()
         defer { options.finish(loaded) }
         let params = sampling.resolve(loaded.generationConfig.sampling)
-        let start = Date()
+        var start = Date()
         var firstTokenAt: Date?
         let promptCount: Int, generated: Int, finish: FinishReason
         var stats: SpeculativeStatistics?
@@ -56,6 +56,7 @@ struct Generate: ParsableCommand {
             if let tokenIds {
                 // Token ids need no tokenizer: the draft model is checked by vocabulary size only.
                 let drafter = try speculative.drafter(for: loaded)
+                start = Date()  // loading the draft model is not prompt time
                 let ids = try parseTokenIds(tokenIds)
                 guard !ids.isEmpty else { throw ValidationError("--token-ids is empty") }
                 let generator = try SpeculativeGenerator(model: loaded.model, drafter: drafter,
@@ -71,6 +72,7 @@ struct Generate: ParsableCommand {
             } else {
                 let engine = try Engine(loaded: loaded)
                 let drafter = try speculative.drafter(for: engine)
+                start = Date()  // loading the draft model is not prompt time
                 let text = prompt!
                 promptCount = engine.tokenizer.encode(text, addSpecialTokens: true).count
                 emit(text)

@@ -301,8 +301,7 @@ extension Kernels {
     /// Largest lane (lanes are never NaN here).
     @inline(__always) static func horizontalMax(_ v: SIMD8<Float>) -> Float {
         let h = lanewiseMax(v.lowHalf, v.highHalf)
-        let q = SIMD4(max(h[0], h[2]), max(h[1], h[3]), 0, 0)
-        return max(q[0], q[1])
+        return max(max(h[0], h[2]), max(h[1], h[3]))
     }
 
     /// Sum of the lanes, in a fixed order: ((0+4)+(2+6)) + ((1+5)+(3+7)).
