@@ -103,6 +103,8 @@ def main():
     ap.add_argument("--cold", default="", help="types whose start-up (load, first token) is compared, e.g. q4_k_m")
     ap.add_argument("--cold-runs", type=int, default=3)
     ap.add_argument("--output", default=os.path.join(ROOT, "Benchmarks", "README.md"))
+    ap.add_argument("--sections", default="SPECULATIVE.md:Speculative decoding,DEPTH.md:Long context",
+                    help="other reports in Benchmarks/ copied in as sections (file:title, comma-separated)")
     ap.add_argument("--cache", default=os.path.join(ROOT, "models", "bench-results.json"),
                     help="results of earlier files in this session are reused from here (delete it to rerun all)")
     a = ap.parse_args()
@@ -145,6 +147,31 @@ def main():
     write_table(a, results, cold)
 
 
+def machine():
+    """CPU model and the vector extensions that matter here, from /proc/cpuinfo (Linux)."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return platform.machine()
+    model = re.search(r"model name\s*:\s*(.*)", info)
+    m = re.search(r"flags\s*:\s*(.*)", info)
+    flags = set(m.group(1).split()) if m else set()
+    ext = [f for f in ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
+    return f"{model.group(1).strip() if model else platform.machine()}, {os.cpu_count()} vCPUs, {' '.join(ext)}"
+
+
+def embedded(path, title):
+    """A section copying another benchmark's report (its own run): its text without the top heading."""
+    if not os.path.exists(path):
+        return []
+    body = open(path).read().split("\n")
+    heading = body.pop(0).lstrip("# ").strip()
+    while body and not body[0].strip():
+        body.pop(0)
+    rel = os.path.relpath(path, os.path.join(ROOT, "Benchmarks"))
+    return ["", f"## {title}", "", f"From [{rel}]({rel}) ({heading}), a run of its own script:", ""] + body
+
+
 def cold_table(cold):
     """Markdown lines for the start-up comparison (empty without --cold)."""
     if not cold:
@@ -181,11 +208,12 @@ def write_table(a, results, cold=()):
     lines = [
         "# Benchmarks: pangu vs llama.cpp",
         "",
-        f"Produced by `Benchmarks/compare_llama_cpp.py` on {datetime.date.today()} ({platform.machine()}, "
-        f"{os.cpu_count()} cores, {a.t} threads, pp{a.p} / tg{a.n}; repetitions per file in the raw results). Both engines ran the **same GGUF "
+        f"Produced by `Benchmarks/compare_llama_cpp.py` on {datetime.date.today()} ({machine()}; "
+        f"{a.t} threads, pp{a.p} / tg{a.n}; repetitions per file in the raw results). Both engines ran the **same GGUF "
         "files**: a random-weight checkpoint with the exact openPangu-Embedded-7B shapes (`pangu create-test-model "
         "--preset 7b-shape`) converted by `pangu quantize` (weight values do not change speed). llama.cpp is built from "
-        "the llama-cpp-python sdist (`Benchmarks/llama_cpp/build.sh`); for each test its better `--repack` setting is "
+        "the llama-cpp-python sdist (`Benchmarks/llama_cpp/build.sh`, `-march=native`: it uses every vector extension "
+        "listed, pangu is built for AVX2/FMA/F16C only); for each test its better `--repack` setting is "
         "shown. tokens/s are mean ± sd; ratio = pangu / llama.cpp.",
         "",
         f"Memory bandwidth measured by `pangu bench` before each file's run: {min(bws) / 1e9:.1f}–{max(bws) / 1e9:.1f} GB/s "
@@ -216,11 +244,9 @@ def write_table(a, results, cold=()):
         "probe of its own `pangu bench` run.",
         "* Decode: q8_0/q4_0/q4_K/q6_K matrices are repacked at load into a row-interleaved layout (8 rows per "
         "record; one `vpmaddubsw` serves 8 rows and the 8 row sums land in one register), the file pages are then "
-        "released, so RSS stays at one copy. In a quiet minute the q8_0 matvec streams 34–36 GB/s on two threads, "
-        "i.e. the probe's bandwidth; a whole decode step is ~95% matvec time. BF16 decode streams 26–30 GB/s.",
-        "* The BF16 decode target of 1.1× llama.cpp is above the roofline here: llama.cpp already reads BF16 at "
-        "~95% of the measured bandwidth. Ours streams 27–30 GB/s; a bf16 kernel with a third fewer instructions "
-        "per byte measured the same, so the limit is on the memory side (an interleaved bf16 layout is untried).",
+        "released, so RSS stays at one copy. bf16 and f16 matrices are interleaved too (8 rows per 16-byte column, "
+        "widened in registers), so BF16 decode streams at the same rate as the quantised types. A whole decode step "
+        "is ~95% matvec time.",
         "* Prefill: quantised types use 8-row (q4_K: 16-row) × 4-token integer tiles on the interleaved layout; float weights use "
         "a 6×16 f32 micro-kernel on widened panels with K passes of 2048 (the y re-reads of short passes missed "
         "the caches), ~130 GFLOP/s on two threads.",
@@ -228,7 +254,10 @@ def write_table(a, results, cold=()):
         "types hold a second copy.",
     ]
     lines += cold_table(cold)
-    lines += ["", "Raw results (JSON, one object per file):", "", "```"]
+    for item in [x for x in a.sections.split(",") if x]:
+        name, _, title = item.partition(":")
+        lines += embedded(os.path.join(ROOT, "Benchmarks", name), title or name)
+    lines += ["", "## Raw results", "", "JSON, one object per file:", "", "```"]
     lines += [json.dumps(r) for r in list(results) + list(cold)]
     lines += ["```", ""]
     with open(a.output, "w") as f:

@@ -61,6 +61,22 @@ def llama_spec(args, target, draft):
     return speed, acc
 
 
+def cpu():
+    """The CPU model name (Linux /proc/cpuinfo) and the vCPU count."""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} vCPUs"
+    return f"{os.cpu_count()} CPUs"
+
+
+def total_memory():
+    """Physical memory in bytes (Linux /proc/meminfo)."""
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no MemTotal in /proc/meminfo")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=os.path.join(ROOT, "models"))
@@ -75,12 +91,18 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "Benchmarks", "SPECULATIVE.md"))
     args = ap.parse_args()
     path = lambda name: os.path.join(args.models, name + ".gguf")
-    rows = []
+    rows, skipped = [], []
     for t in args.targets.split(","):
         plain_p, _ = pangu(args, path(t), None)
         plain_l = llama_plain(args, path(t))
         for d in args.drafts.split(","):
             draft = d if d == "lookup" else path(d)
+            need = os.path.getsize(path(t)) + (0 if d == "lookup" else os.path.getsize(draft))
+            if need > 0.8 * total_memory():
+                # Both engines would hold both models (llama.cpp a repacked second copy too): it would swap.
+                skipped.append(f"{t} with draft {d}: the two files take {need / 1e9:.1f} GB of "
+                               f"{total_memory() / 1e9:.1f} GB RAM")
+                continue
             sp, ap_ = pangu(args, path(t), draft)
             sl, al = llama_spec(args, path(t), draft)
             rows.append((t, d, plain_p, sp, ap_, plain_l, sl, al))
@@ -88,13 +110,17 @@ def main():
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [f"# Speculative decoding, pangu vs llama.cpp ({stamp})", "",
              f"Greedy, {args.n} tokens, draft-max {args.draft_max}, {args.threads} threads, one run each, same GGUF files "
-             "(random weights with the real shapes: acceptance depends on how often the draft's argmax matches).", "",
+             "(random weights with the real shapes: acceptance depends on how often the draft's argmax matches). "
+             f"Machine: {cpu()}. Acceptance = accepted / drafted tokens. pangu's draft-max is a cap: its draft length "
+             "follows the measured acceptance and costs, down to plain decoding with occasional probes when drafting "
+             "does not pay (Docs/Speculative.md); llama.cpp drafts up to draft-max tokens every round.", "",
              "| target | draft | pangu plain tok/s | pangu spec tok/s | speed-up | acceptance | llama.cpp plain tok/s | "
              "llama.cpp spec tok/s | speed-up | acceptance | pangu spec / llama.cpp spec |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for t, d, pp, sp, ap_, pl, sl, al in rows:
         lines.append(f"| {t} | {d} | {pp:.2f} | {sp:.2f} | {sp / pp:.2f} | {ap_:.0%} | {pl:.2f} | {sl:.2f} | "
                      f"{sl / pl:.2f} | {al:.0%} | {sp / sl:.2f} |")
+    lines += [f"", f"Not run (more than 80% of this machine's memory): {'; '.join(skipped)}."] if skipped else []
     text = "\n".join(lines) + "\n"
     open(args.out, "w").write(text)
     print(text)
