@@ -3,6 +3,8 @@
 # sdist on PyPI (it vendors a llama.cpp with the pangu-embedded architecture); they are built in a git-ignored
 # folder and never committed. Usage: Benchmarks/llama_cpp/build.sh [DEST] [JOBS]
 #   DEST defaults to $LLAMA_CPP_DIR or .peer/llama.cpp in this repository (ignored), JOBS to 2.
+#   LLAMA_CPP_ISA=native (default: -march=native, every extension of this CPU, e.g. AVX-512 and VNNI where present)
+#   or avx2 (AVX2/FMA/F16C/BMI2 only, x86-64-v3: the instruction set pangu's release build uses).
 # Afterwards: DEST/bin/llama-bench -m model.gguf -t 2 -p 512 -n 128 --repack 0,1
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -21,7 +23,13 @@ if ! ls peer/llama_cpp_python-"$VERSION".tar.gz >/dev/null 2>&1; then
 fi
 SRC="peer/llama_cpp_python-$VERSION/vendor/llama.cpp"
 [ -d "$SRC" ] || tar xzf peer/llama_cpp_python-"$VERSION".tar.gz -C peer
-cmake -S "$SRC" -B "$SRC/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+case "${LLAMA_CPP_ISA:-native}" in
+  native) ISA=(-DGGML_NATIVE=ON) ;;
+  avx2) ISA=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+             -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF) ;;
+  *) echo "LLAMA_CPP_ISA must be native or avx2" >&2; exit 2 ;;
+esac
+cmake -S "$SRC" -B "$SRC/build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${ISA[@]}" -DLLAMA_CURL=OFF \
       -DLLAMA_BUILD_TESTS=OFF -DLLAMA_OPENSSL=OFF
 cmake --build "$SRC/build" -j"$JOBS" --target llama-bench llama-quantize llama-cli llama-simple llama-tokenize llama-perplexity \
       llama-server llama-speculative-simple
