@@ -103,6 +103,7 @@ def main():
     ap.add_argument("--cold", default="", help="types whose start-up (load, first token) is compared, e.g. q4_k_m")
     ap.add_argument("--cold-runs", type=int, default=3)
     ap.add_argument("--output", default=os.path.join(ROOT, "Benchmarks", "README.md"))
+    ap.add_argument("--title", default="Benchmarks: pangu vs llama.cpp")
     ap.add_argument("--sections", default="SPECULATIVE.md:Speculative decoding,DEPTH.md:Long context",
                     help="other reports in Benchmarks/ copied in as sections (file:title, comma-separated)")
     ap.add_argument("--cache", default=os.path.join(ROOT, "models", "bench-results.json"),
@@ -160,6 +161,18 @@ def machine():
     return f"{model.group(1).strip() if model else platform.machine()}, {os.cpu_count()} vCPUs, {' '.join(ext)}"
 
 
+def llama_isa(llama):
+    """How the llama.cpp peer was built, from its CMake cache (Benchmarks/llama_cpp/build.sh, LLAMA_CPP_ISA)."""
+    bench = os.path.realpath(os.path.join(llama, "bin", "llama-bench"))
+    try:
+        cache = open(os.path.join(os.path.dirname(os.path.dirname(bench)), "CMakeCache.txt")).read()
+    except OSError:
+        return "built by `Benchmarks/llama_cpp/build.sh`"
+    if "GGML_NATIVE:BOOL=OFF" in cache and "GGML_AVX512:BOOL=OFF" in cache:
+        return "`LLAMA_CPP_ISA=avx2`: AVX2/FMA/F16C only, the instruction set pangu is built for"
+    return "`-march=native`: it uses every vector extension listed, pangu is built for AVX2/FMA/F16C only"
+
+
 def embedded(path, title):
     """A section copying another benchmark's report (its own run): its text without the top heading."""
     if not os.path.exists(path):
@@ -206,14 +219,13 @@ def write_table(a, results, cold=()):
         return
     bws = [r["ours"]["bandwidth_bytes_per_s"] for r in results] or [0]
     lines = [
-        "# Benchmarks: pangu vs llama.cpp",
+        f"# {a.title}",
         "",
         f"Produced by `Benchmarks/compare_llama_cpp.py` on {datetime.date.today()} ({machine()}; "
         f"{a.t} threads, pp{a.p} / tg{a.n}; repetitions per file in the raw results). Both engines ran the **same GGUF "
         "files**: a random-weight checkpoint with the exact openPangu-Embedded-7B shapes (`pangu create-test-model "
         "--preset 7b-shape`) converted by `pangu quantize` (weight values do not change speed). llama.cpp is built from "
-        "the llama-cpp-python sdist (`Benchmarks/llama_cpp/build.sh`, `-march=native`: it uses every vector extension "
-        "listed, pangu is built for AVX2/FMA/F16C only); for each test its better `--repack` setting is "
+        f"the llama-cpp-python sdist (`Benchmarks/llama_cpp/build.sh`, {llama_isa(a.llama)}); for each test its better `--repack` setting is "
         "shown. tokens/s are mean ± sd; ratio = pangu / llama.cpp.",
         "",
         f"Memory bandwidth measured by `pangu bench` before each file's run: {min(bws) / 1e9:.1f}–{max(bws) / 1e9:.1f} GB/s "

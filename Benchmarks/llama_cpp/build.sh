@@ -12,6 +12,7 @@ DEST="${1:-${LLAMA_CPP_DIR:-$ROOT/.peer/llama.cpp}}"
 JOBS="${2:-2}"
 VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"   # sdist version that was built and tested (vendors pangu-embedded)
 mkdir -p "$DEST"
+DEST="$(cd "$DEST" && pwd)"   # absolute: the tools are linked from DEST/bin
 cd "$DEST"
 if [ ! -d .venv-peer ]; then python3 -m venv .venv-peer; fi
 # shellcheck disable=SC1091
