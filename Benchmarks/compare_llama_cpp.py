@@ -4,6 +4,10 @@
 Usage: Benchmarks/compare_llama_cpp.py [--models DIR] [--llama DIR] [-p 512] [-n 128] [-r 2] [--types q8_0,...]
                                        [--cold q4_k_m,...] [--cold-runs 3]
 
+The AVX2-only comparison (Benchmarks/AVX2.md): `LLAMA_CPP_ISA=avx2 Benchmarks/llama_cpp/build.sh .peer/llama.cpp-avx2`,
+then this script with `--llama .peer/llama.cpp-avx2 --output Benchmarks/AVX2.md --cache models/bench-avx2.json -r 1
+--title '...'`; the main run copies it (and SPECULATIVE.md, DEPTH.md) in as sections (`--sections`).
+
 It builds what is missing: the release `pangu`, llama.cpp (Benchmarks/llama_cpp/build.sh), a random-weight
 7b-shape bf16 checkpoint (`pangu create-test-model`) and its GGUF files (`pangu quantize`). Weight values do not
 change speed, so random weights with the exact openPangu-Embedded-7B shapes measure what the real model would.
@@ -104,7 +108,8 @@ def main():
     ap.add_argument("--cold-runs", type=int, default=3)
     ap.add_argument("--output", default=os.path.join(ROOT, "Benchmarks", "README.md"))
     ap.add_argument("--title", default="Benchmarks: pangu vs llama.cpp")
-    ap.add_argument("--sections", default="SPECULATIVE.md:Speculative decoding,DEPTH.md:Long context",
+    ap.add_argument("--sections", default="SPECULATIVE.md:Speculative decoding,DEPTH.md:Long context,"
+                    "AVX2.md:The same files against llama.cpp built for AVX2 only",
                     help="other reports in Benchmarks/ copied in as sections (file:title, comma-separated)")
     ap.add_argument("--cache", default=os.path.join(ROOT, "models", "bench-results.json"),
                     help="results of earlier files in this session are reused from here (delete it to rerun all)")
@@ -181,6 +186,7 @@ def embedded(path, title):
     heading = body.pop(0).lstrip("# ").strip()
     while body and not body[0].strip():
         body.pop(0)
+    body = ["#" + line if line.startswith("## ") else line for line in body]  # its sections nest under this one
     rel = os.path.relpath(path, os.path.join(ROOT, "Benchmarks"))
     return ["", f"## {title}", "", f"From [{rel}]({rel}) ({heading}), a run of its own script:", ""] + body
 
@@ -272,7 +278,9 @@ def write_table(a, results, cold=()):
     lines += cold_table(cold)
     for item in [x for x in a.sections.split(",") if x]:
         name, _, title = item.partition(":")
-        lines += embedded(os.path.join(ROOT, "Benchmarks", name), title or name)
+        path = os.path.join(ROOT, "Benchmarks", name)
+        if os.path.abspath(path) != os.path.abspath(a.output):  # never copy a report into itself
+            lines += embedded(path, title or name)
     lines += ["", "## Raw results", "", "JSON, one object per file:", "", "```"]
     lines += [json.dumps(r) for r in list(results) + list(cold)]
     lines += ["```", ""]
