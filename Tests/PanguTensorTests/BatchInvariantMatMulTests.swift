@@ -30,8 +30,8 @@ final class BatchInvariantMatMulTests: XCTestCase {
                             }
                         }
                     }
-                    // The same rows in calls of 3, 5, 24 and 37 tokens, starting at different offsets.
-                    for chunk in [3, 5, 24, 37] {
+                    // The same rows in calls of 2, 3, 4, 5, 7, 24 and 37 tokens, starting at different offsets.
+                    for chunk in [2, 3, 4, 5, 7, 24, 37] {
                         var got = [Float](repeating: .nan, count: tokens * n)
                         x.withUnsafeBufferPointer { xp in
                             got.withUnsafeMutableBufferPointer { y in

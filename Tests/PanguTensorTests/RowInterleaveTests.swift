@@ -12,6 +12,8 @@ final class RowInterleaveTests: XCTestCase {
         Case(dtype: .q8_0, rows: 40, k: 256, tokens: 5), Case(dtype: .q4_0, rows: 40, k: 256, tokens: 5),
         Case(dtype: .q8_0, rows: 16, k: 320, tokens: 9), Case(dtype: .q4_0, rows: 16, k: 320, tokens: 9),
         Case(dtype: .q8_0, rows: 64, k: 4096, tokens: 3), Case(dtype: .q4_0, rows: 64, k: 4096, tokens: 4),
+        Case(dtype: .q8_0, rows: 24, k: 64, tokens: 2), Case(dtype: .q4_0, rows: 24, k: 64, tokens: 6),
+        Case(dtype: .q8_0, rows: 8, k: 128, tokens: 7), Case(dtype: .q4_0, rows: 8, k: 128, tokens: 2),
         Case(dtype: .q4_K, rows: 8, k: 256, tokens: 1), Case(dtype: .q6_K, rows: 8, k: 256, tokens: 1),
         Case(dtype: .q4_K, rows: 24, k: 512, tokens: 2), Case(dtype: .q6_K, rows: 24, k: 512, tokens: 3),
         Case(dtype: .q4_K, rows: 40, k: 256, tokens: 5), Case(dtype: .q6_K, rows: 40, k: 256, tokens: 6),

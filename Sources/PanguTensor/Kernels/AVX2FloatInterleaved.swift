@@ -4,8 +4,9 @@
 // multiplied by two activation vectors into two accumulators per group and token; several groups (or tokens) per
 // loop keep 8 independent FMA chains in flight.
 //   bf16: one 32-byte load; A = v << 16 holds rows 0,2,4,6 of column 2s (lanes 0-3) and of column 2s+1 (lanes
-//         4-7), B = v & 0xFFFF0000 rows 1,3,5,7. Both are multiplied by [x[2s] ×4, x[2s+1] ×4] (one 8-byte
-//         broadcast + one `vpermps`); the 8 row sums are untangled once per group.
+//         4-7), B = v & 0xFFFF0000 rows 1,3,5,7. Both are multiplied by [x[2s] ×4, x[2s+1] ×4] (one token: one
+//         8-byte broadcast + one `vpermps`; more: one load of a spread-out copy); the 8 row sums are untangled
+//         once per group.
 //   f16:  `vcvtph2ps` of each 16-byte half: A = column 2s, B = column 2s+1, times broadcasts of x[2s], x[2s+1].
 // Every token's sums are formed in the same order whatever the number of tokens in the call, so one token gives
 // bit-identical results alone or in a batch (speculative verification and batched decoding rely on this).
@@ -22,6 +23,8 @@ protocol InterleavedFloatWiden {
     static func widen(_ p: UnsafeRawPointer) -> (__m256, __m256)
     /// A lone last column at `p` (16 bytes, odd k) as the same two vectors with the missing column zero.
     static func widenLone(_ p: UnsafeRawPointer) -> (__m256, __m256)
+    /// Whether 2-group × 3-token tiles fit the registers (the factors are FMA memory operands).
+    static var threeTokenTiles: Bool { get }
     /// Activation factors of step `s`.
     static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256)
     /// The 8 row sums, row order, from the summed A and B accumulators.
@@ -30,6 +33,7 @@ protocol InterleavedFloatWiden {
 
 enum BF16Widen: InterleavedFloatWiden {
     static var preparedPerStep: Int { 2 }
+    static var threeTokenTiles: Bool { false }
     static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>) {
         F16Widen.prepare(x, k: k, into: out)
     }
@@ -45,7 +49,7 @@ enum BF16Widen: InterleavedFloatWiden {
          _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(Int32(bitPattern: 0xFFFF_0000)))))
     }
     /// [x[2s] ×4, x[2s+1] ×4]: one 8-byte broadcast load and one lane permutation (the activation row stays
-    /// L1-sized, 4 bytes per column, instead of an expanded copy 4 times larger).
+    /// L1-sized, 4 bytes per column, which decode's 4 read streams prefer; see `BF16SpreadWiden` for more tokens).
     @inline(__always) static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256) {
         let pair = _mm256_castsi256_ps(_mm256_set1_epi64x(UnsafeRawPointer(xp + 2 * s).loadUnaligned(as: Int64.self)))
         let v = _mm256_permutevar8x32_ps(pair, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1))
@@ -57,8 +61,30 @@ enum BF16Widen: InterleavedFloatWiden {
     }
 }
 
+/// bf16 for several tokens: the activation rows are prepared with each step's factor spelled out,
+/// [x[2s] ×4, x[2s+1] ×4] (16 bytes per column), so a factor is one plain load that an FMA takes as its memory
+/// operand and a 2-group × 3-token tile needs no factor registers.
+enum BF16SpreadWiden: InterleavedFloatWiden {
+    static var preparedPerStep: Int { 8 }
+    static var threeTokenTiles: Bool { true }
+    static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>) {
+        for s in 0..<((k + 1) / 2) {
+            let x0 = x[2 * s], x1 = 2 * s + 1 < k ? x[2 * s + 1] : 0
+            for i in 0..<4 { out[8 * s + i] = x0; out[8 * s + 4 + i] = x1 }
+        }
+    }
+    @inline(__always) static func widen(_ p: UnsafeRawPointer) -> (__m256, __m256) { BF16Widen.widen(p) }
+    @inline(__always) static func widenLone(_ p: UnsafeRawPointer) -> (__m256, __m256) { BF16Widen.widenLone(p) }
+    @inline(__always) static func factors(_ xp: UnsafePointer<Float>, _ s: Int) -> (__m256, __m256) {
+        let v = UnsafeRawPointer(xp + 8 * s).loadUnaligned(as: SIMD8<Float>.self)
+        return (v, v)
+    }
+    @inline(__always) static func finish(_ a: __m256, _ b: __m256) -> __m256 { BF16Widen.finish(a, b) }
+}
+
 enum F16Widen: InterleavedFloatWiden {
     static var preparedPerStep: Int { 2 }
+    static var threeTokenTiles: Bool { false }
     static func prepare(_ x: UnsafePointer<Float>, k: Int, into out: UnsafeMutablePointer<Float>) {
         for i in 0..<k { out[i] = x[i] }
         if k % 2 == 1 { out[k] = 0 }
@@ -75,12 +101,21 @@ enum F16Widen: InterleavedFloatWiden {
     @inline(__always) static func finish(_ a: __m256, _ b: __m256) -> __m256 { a + b }
 }
 
+/// Groups × tokens of one `AVX2FloatInterleaved.tile`: 1 × 1, 2 × 1 or 2 × 2.
+protocol TileShape { static var groups: Int { get }; static var tokens: Int { get } }
+enum Tile1x1: TileShape { static var groups: Int { 1 }; static var tokens: Int { 1 } }
+enum Tile2x1: TileShape { static var groups: Int { 2 }; static var tokens: Int { 1 } }
+enum Tile2x2: TileShape { static var groups: Int { 2 }; static var tokens: Int { 2 } }
+
 enum AVX2FloatInterleaved {
     /// out[t * outStride + (r − 8·groups.lowerBound)] = W[r]·x[t] for the rows of `groups` (padding rows are not
     /// stored); `xp` holds `tokens` prepared activation rows of `preparedStride` floats (`W.prepare`).
     /// One token: 4 groups at a time (4 read streams per thread, like the row-major kernel, and each activation
-    /// factor serves 4 groups); more tokens: 2 groups × 2 tokens. Every (group, token) pair has its own two
-    /// accumulators fed in the same order in every variant, so results do not depend on the number of tokens.
+    /// factor serves 4 groups). More tokens: group pairs (two read streams; one group × 4 tokens was 1.5× slower
+    /// from DRAM) × 3 tokens where the factors fit in memory operands (bf16), then × 2, then × 1 — so a 2- or
+    /// 3-token verification pass reads its weights from DRAM once, with 8–12 FMA chains. Every (group, token)
+    /// pair has its own two accumulators fed in the same order in every variant, so results do not depend on the
+    /// number of tokens (batch invariance).
     static func gemm<W: InterleavedFloatWiden>(_: W.Type, _ w: WeightMatrix, groups: Range<Int>,
                                                xp: UnsafePointer<Float>, preparedStride: Int, tokens: Int,
                                                out: UnsafeMutablePointer<Float>, outStride: Int) {
@@ -96,25 +131,34 @@ enum AVX2FloatInterleaved {
                 put(y.0, g, 0); put(y.1, g + 1, 0); put(y.2, g + 2, 0); put(y.3, g + 3, 0)
                 g += 4
             }
-        } else {
-            while g + 2 <= groups.upperBound {
-                let p = w.data + g * gb
-                var t = 0
-                while t + 2 <= tokens {
-                    let y = twoByTwo(W.self, p, p + gb, k, xp + t * preparedStride, xp + (t + 1) * preparedStride)
-                    put(y.0, g, t); put(y.1, g + 1, t); put(y.2, g, t + 1); put(y.3, g + 1, t + 1)
-                    t += 2
-                }
-                if t < tokens {
-                    put(one(W.self, p, k, xp + t * preparedStride), g, t)
-                    put(one(W.self, p + gb, k, xp + t * preparedStride), g + 1, t)
-                }
-                g += 2
-            }
+        }
+        /// Shape `S` at group g, token t; results as `tile` orders them.
+        @inline(__always) func run<S: TileShape>(_: S.Type, _ g: Int, _ t: Int) {
+            let p = w.data + g * gb
+            let y = tile(W.self, S.self, p, p + gb, k, xp + t * preparedStride, preparedStride)
+            put(y.0, g, t)
+            if S.groups == 2 { put(y.1, g + 1, t) }
+            if S.tokens == 2 { put(y.2, g, t + 1); put(y.3, g + 1, t + 1) }
         }
         while g < groups.upperBound {
-            for t in 0..<tokens { put(one(W.self, w.data + g * gb, k, xp + t * preparedStride), g, t) }
-            g += 1
+            if g + 2 <= groups.upperBound {
+                var t = 0
+                if W.threeTokenTiles {
+                    while t + 3 <= tokens {
+                        let p = w.data + g * gb, x = xp + t * preparedStride
+                        let y = twoByThree(W.self, p, p + gb, k, x, x + preparedStride, x + 2 * preparedStride)
+                        put(y.0, g, t); put(y.1, g + 1, t); put(y.2, g, t + 1)
+                        put(y.3, g + 1, t + 1); put(y.4, g, t + 2); put(y.5, g + 1, t + 2)
+                        t += 3
+                    }
+                }
+                while t + 2 <= tokens { run(Tile2x2.self, g, t); t += 2 }
+                if t < tokens { run(Tile2x1.self, g, t) }
+                g += 2
+            } else {
+                for t in 0..<tokens { run(Tile1x1.self, g, t) }
+                g += 1
+            }
         }
     }
 
@@ -126,24 +170,7 @@ enum AVX2FloatInterleaved {
         }
     }
 
-    /// One group × one token: the 8 row sums.
-    @inline(__always)
-    static func one<W: InterleavedFloatWiden>(_: W.Type, _ gp: UnsafeRawPointer, _ k: Int,
-                                              _ x: UnsafePointer<Float>) -> __m256 {
-        var a = SIMD8<Float>(), b = SIMD8<Float>()
-        let full = k / 2
-        for s in 0..<full {
-            let (u, v) = W.widen(gp + 32 * s), (xa, xb) = W.factors(x, s)
-            a = _mm256_fmadd_ps(u, xa, a); b = _mm256_fmadd_ps(v, xb, b)
-        }
-        if k % 2 == 1 {
-            let (u, v) = W.widenLone(gp + 32 * full), (xa, xb) = W.factors(x, full)
-            a = _mm256_fmadd_ps(u, xa, a); b = _mm256_fmadd_ps(v, xb, b)
-        }
-        return W.finish(a, b)
-    }
-
-    /// Four groups × one token (same per-group operations as `one`).
+    /// Four groups × one token (same per-group operations as `tile`).
     @inline(__always)
     static func four<W: InterleavedFloatWiden>(_: W.Type, _ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer,
                                                _ p2: UnsafeRawPointer, _ p3: UnsafeRawPointer, _ k: Int,
@@ -172,27 +199,64 @@ enum AVX2FloatInterleaved {
         return (W.finish(a0, b0), W.finish(a1, b1), W.finish(a2, b2), W.finish(a3, b3))
     }
 
-    /// Two groups × two tokens: (group 0, token 0), (group 1, token 0), (group 0, token 1), (group 1, token 1).
+    /// `S.groups` × `S.tokens` (1 × 1, 2 × 1 or 2 × 2) at `p0` (and `p1`) against activation rows `stride` floats
+    /// apart from `x`. Results: (group 0, token 0), (group 1, token 0), (group 0, token 1), (group 1, token 1);
+    /// unused ones are zero. The shape is a type so that each variant is specialised with its accumulators in
+    /// registers (with plain Int arguments the compiler kept one generic copy).
     @inline(__always)
-    static func twoByTwo<W: InterleavedFloatWiden>(_: W.Type, _ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer,
-                                                   _ k: Int, _ x: UnsafePointer<Float>, _ z: UnsafePointer<Float>)
+    static func tile<W: InterleavedFloatWiden, S: TileShape>(_: W.Type, _: S.Type, _ p0: UnsafeRawPointer,
+                                                            _ p1: UnsafeRawPointer, _ k: Int,
+                                                            _ x: UnsafePointer<Float>, _ stride: Int)
         -> (__m256, __m256, __m256, __m256) {
         var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
-        var c0 = SIMD8<Float>(), d0 = SIMD8<Float>(), c1 = SIMD8<Float>(), d1 = SIMD8<Float>()
+        var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
         let full = k / 2
+        @inline(__always) func fma(_ w: (__m256, __m256), _ f: (__m256, __m256), _ a: inout __m256, _ b: inout __m256) {
+            a = _mm256_fmadd_ps(w.0, f.0, a); b = _mm256_fmadd_ps(w.1, f.1, b)
+        }
         @inline(__always) func step(_ s: Int, lone: Bool) {
             let o = 32 * s
-            let (xa, xb) = W.factors(x, s), (za, zb) = W.factors(z, s)
-            let (u0, v0) = lone ? W.widenLone(p0 + o) : W.widen(p0 + o)
-            a0 = _mm256_fmadd_ps(u0, xa, a0); b0 = _mm256_fmadd_ps(v0, xb, b0)
-            c0 = _mm256_fmadd_ps(u0, za, c0); d0 = _mm256_fmadd_ps(v0, zb, d0)
-            let (u1, v1) = lone ? W.widenLone(p1 + o) : W.widen(p1 + o)
-            a1 = _mm256_fmadd_ps(u1, xa, a1); b1 = _mm256_fmadd_ps(v1, xb, b1)
-            c1 = _mm256_fmadd_ps(u1, za, c1); d1 = _mm256_fmadd_ps(v1, zb, d1)
+            let w0 = lone ? W.widenLone(p0 + o) : W.widen(p0 + o), f0 = W.factors(x, s)
+            fma(w0, f0, &a0, &b0)
+            if S.groups == 2 {
+                let w1 = lone ? W.widenLone(p1 + o) : W.widen(p1 + o)
+                fma(w1, f0, &a1, &b1)
+                if S.tokens == 2 {
+                    let f1 = W.factors(x + stride, s)
+                    fma(w0, f1, &a2, &b2); fma(w1, f1, &a3, &b3)
+                }
+            }
         }
         for s in 0..<full { step(s, lone: false) }
         if k % 2 == 1 { step(full, lone: true) }
-        return (W.finish(a0, b0), W.finish(a1, b1), W.finish(c0, d0), W.finish(c1, d1))
+        return (W.finish(a0, b0), W.finish(a1, b1), W.finish(a2, b2), W.finish(a3, b3))
+    }
+
+    /// Two groups × three tokens, 12 accumulators: (group 0, token 0), (group 1, token 0), (group 0, token 1) …
+    /// Only for widenings whose factors are one plain load each, which the FMAs take as memory operands.
+    @inline(__always)
+    static func twoByThree<W: InterleavedFloatWiden>(_: W.Type, _ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer,
+                                                     _ k: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                                     _ z: UnsafePointer<Float>)
+        -> (__m256, __m256, __m256, __m256, __m256, __m256) {
+        var a0 = SIMD8<Float>(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0
+        var a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0
+        let full = k / 2
+        @inline(__always) func step(_ s: Int, lone: Bool) {
+            let o = 32 * s
+            let (u0, v0) = lone ? W.widenLone(p0 + o) : W.widen(p0 + o)
+            let (xa, xb) = W.factors(x, s), (ya, yb) = W.factors(y, s), (za, zb) = W.factors(z, s)
+            a0 = _mm256_fmadd_ps(u0, xa, a0); b0 = _mm256_fmadd_ps(v0, xb, b0)
+            a2 = _mm256_fmadd_ps(u0, ya, a2); b2 = _mm256_fmadd_ps(v0, yb, b2)
+            a4 = _mm256_fmadd_ps(u0, za, a4); b4 = _mm256_fmadd_ps(v0, zb, b4)
+            let (u1, v1) = lone ? W.widenLone(p1 + o) : W.widen(p1 + o)
+            a1 = _mm256_fmadd_ps(u1, xa, a1); b1 = _mm256_fmadd_ps(v1, xb, b1)
+            a3 = _mm256_fmadd_ps(u1, ya, a3); b3 = _mm256_fmadd_ps(v1, yb, b3)
+            a5 = _mm256_fmadd_ps(u1, za, a5); b5 = _mm256_fmadd_ps(v1, zb, b5)
+        }
+        for s in 0..<full { step(s, lone: false) }
+        if k % 2 == 1 { step(full, lone: true) }
+        return (W.finish(a0, b0), W.finish(a1, b1), W.finish(a2, b2), W.finish(a3, b3), W.finish(a4, b4), W.finish(a5, b5))
     }
 
     /// 8×8 transpose of 16-bit values: rows `rowBytes` apart at `src` → eight 16-byte columns at `dst`.

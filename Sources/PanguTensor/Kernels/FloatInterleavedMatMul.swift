@@ -1,7 +1,7 @@
 // Matrix products with bf16/f16 weights in the row-interleaved layout (FloatInterleave.swift).
 //
 // Few tokens (decode, speculative verification): each thread takes chunks of 4 groups (32 rows) and reads them
-// once per call (one token) or once per 2 tokens (AVX2FloatInterleaved). Prefill (T ≥ 24) is `PanelGEMM`'s 6 × 16
+// once per call (one token) or once per 2–3 tokens (AVX2FloatInterleaved). Prefill (T ≥ 24) is `PanelGEMM`'s 6 × 16
 // micro-kernel; its [kc][16] panels come straight from two groups, whose columns are already 8 rows wide, so
 // filling a panel is one widening load and one store per 8 values instead of a transposition.
 
@@ -25,7 +25,8 @@ enum FloatInterleavedMatMul {
         let chunks = (groups + groupsPerChunk - 1) / groupsPerChunk
         #if arch(x86_64)
         switch w.dtype {
-        case .bf16: few(BF16Widen.self, x, tokens, w, y, chunks, groups, pool)
+        case .bf16 where tokens == 1: few(BF16Widen.self, x, tokens, w, y, chunks, groups, pool)
+        case .bf16: few(BF16SpreadWiden.self, x, tokens, w, y, chunks, groups, pool)
         default: few(F16Widen.self, x, tokens, w, y, chunks, groups, pool)
         }
         #else

@@ -59,41 +59,27 @@ enum AVX2Interleaved {
             return (a0, a1, a2, a3, a4, a5, a6, a7)
         }
         let g0 = groups.lowerBound
-        if tokens == 1 {
-            for g in groups {
-                // One accumulator, blocks in order: the same float operations as one token of the prefill tile,
-                // so a row's result does not depend on how many tokens share the call (batch invariance).
-                var acc = _mm256_setzero_ps()
-                var rec = w + g * nb * 144
-                for b in 0..<nb {
-                    let x = aux + 8 * b
-                    let d = _mm256_mul_ps(scales(rec), _mm256_set1_ps(x.load(as: Float.self)))
-                    acc = _mm256_fmadd_ps(blockSum(unpack(rec), qx + 34 * b, x.load(fromByteOffset: 4, as: Int32.self)), d, acc)
-                    rec += 144
+        /// Group g × `n` tokens from t0 (n a literal 1…4): each record is unpacked once for the n tokens, and each
+        /// token has one accumulator fed block by block, so its result does not depend on n (batch invariance).
+        @inline(__always) func tile(_ g: Int, _ t0: Int, _ n: Int) {
+            var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
+            var rec = w + g * nb * 144
+            for b in 0..<nb {
+                let lv = unpack(rec), dw = scales(rec)
+                @inline(__always) func tok(_ t: Int, _ c: inout __m256) {
+                    let x = aux + t * xrb + 8 * b
+                    let d = _mm256_mul_ps(dw, _mm256_set1_ps(x.load(as: Float.self)))
+                    c = _mm256_fmadd_ps(blockSum(lv, qx + t * arb + 34 * b, x.load(fromByteOffset: 4, as: Int32.self)), d, c)
                 }
-                store8(acc, out + 8 * (g - g0))
+                tok(t0, &c0)
+                if n > 1 { tok(t0 + 1, &c1) }
+                if n > 2 { tok(t0 + 2, &c2) }
+                if n > 3 { tok(t0 + 3, &c3) }
+                rec += 144
             }
-            return
+            store4(out, outStride, t0, t0 + n, 8 * (g - g0), c0, c1, c2, c3)
         }
-        // Prefill: 8 rows × 4 tokens per tile; each record is unpacked once for 4 tokens.
-        for g in groups {
-            for t0 in stride(from: 0, to: tokens, by: 4) {
-                let t1 = min(t0 + 1, tokens - 1), t2 = min(t0 + 2, tokens - 1), t3 = min(t0 + 3, tokens - 1)
-                var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
-                var rec = w + g * nb * 144
-                for b in 0..<nb {
-                    let lv = unpack(rec), dw = scales(rec)
-                    @inline(__always) func tok(_ t: Int, _ c: inout __m256) {
-                        let x = aux + t * xrb + 8 * b
-                        let d = _mm256_mul_ps(dw, _mm256_set1_ps(x.load(as: Float.self)))
-                        c = _mm256_fmadd_ps(blockSum(lv, qx + t * arb + 34 * b, x.load(fromByteOffset: 4, as: Int32.self)), d, c)
-                    }
-                    tok(t0, &c0); tok(t1, &c1); tok(t2, &c2); tok(t3, &c3)
-                    rec += 144
-                }
-                store4(out, outStride, t0, tokens, 8 * (g - g0), c0, c1, c2, c3)
-            }
-        }
+        for g in groups { tiles(tokens) { t0, n in tile(g, t0, n) } }
     }
 
     static func q8(_ w: UnsafeRawPointer, nb: Int, _ groups: Range<Int>, _ qx: UnsafeRawPointer,
@@ -104,53 +90,49 @@ enum AVX2Interleaved {
             _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(a, wv)), ones)
         }
         let g0 = groups.lowerBound
-        if tokens == 1 {
-            for g in groups {
-                // One accumulator, blocks in order, as in the prefill tile (batch invariance).
-                var acc = _mm256_setzero_ps()
-                var rec = w + g * nb * 272
-                @inline(__always) func step(_ b: Int, _ rec: UnsafeRawPointer, _ acc: inout __m256) {
-                    let ap = qx + 34 * b
-                    var s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256()
-                    for j in stride(from: 0, to: 8, by: 2) {
-                        let w0 = ld256(rec + 16 + 32 * j), w1 = ld256(rec + 48 + 32 * j)
-                        s0 = _mm256_add_epi32(s0, prod(w0, _mm256_abs_epi8(w0), quad(ap, j)))
-                        s1 = _mm256_add_epi32(s1, prod(w1, _mm256_abs_epi8(w1), quad(ap, j + 1)))
-                    }
-                    let d = _mm256_mul_ps(scales(rec), _mm256_set1_ps((aux + 8 * b).load(as: Float.self)))
-                    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), d, acc)
+        /// Group g × `n` tokens from t0 (n a literal 1…4), each weight vector and its |w| shared by the n tokens.
+        @inline(__always) func tile(_ g: Int, _ t0: Int, _ n: Int) {
+            let a0 = qx + t0 * arb, a1 = a0 + arb, a2 = a1 + arb, a3 = a2 + arb
+            var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
+            var rec = w + g * nb * 272
+            for b in 0..<nb {
+                var s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0
+                let o = 34 * b
+                for j in 0..<8 {
+                    let wv = ld256(rec + 16 + 32 * j), aw = _mm256_abs_epi8(wv)
+                    s0 = _mm256_add_epi32(s0, prod(wv, aw, quad(a0 + o, j)))
+                    if n > 1 { s1 = _mm256_add_epi32(s1, prod(wv, aw, quad(a1 + o, j))) }
+                    if n > 2 { s2 = _mm256_add_epi32(s2, prod(wv, aw, quad(a2 + o, j))) }
+                    if n > 3 { s3 = _mm256_add_epi32(s3, prod(wv, aw, quad(a3 + o, j))) }
                 }
-                for b in 0..<nb { step(b, rec, &acc); rec += 272 }
-                store8(acc, out + 8 * (g - g0))
+                // i32 sums are exact in any order; the float steps are the same for every n (batch invariance).
+                let dw = scales(rec)
+                @inline(__always) func fin(_ t: Int, _ s: __m256i, _ c: inout __m256) {
+                    let d = _mm256_mul_ps(dw, _mm256_set1_ps((aux + t * xrb + 8 * b).load(as: Float.self)))
+                    c = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), d, c)
+                }
+                fin(t0, s0, &c0)
+                if n > 1 { fin(t0 + 1, s1, &c1) }
+                if n > 2 { fin(t0 + 2, s2, &c2) }
+                if n > 3 { fin(t0 + 3, s3, &c3) }
+                rec += 272
             }
-            return
+            store4(out, outStride, t0, t0 + n, 8 * (g - g0), c0, c1, c2, c3)
         }
-        for g in groups {
-            for t0 in stride(from: 0, to: tokens, by: 4) {
-                let t1 = min(t0 + 1, tokens - 1), t2 = min(t0 + 2, tokens - 1), t3 = min(t0 + 3, tokens - 1)
-                let a0 = qx + t0 * arb, a1 = qx + t1 * arb, a2 = qx + t2 * arb, a3 = qx + t3 * arb
-                var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
-                var rec = w + g * nb * 272
-                for b in 0..<nb {
-                    var s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0
-                    let o = 34 * b
-                    for j in 0..<8 {
-                        let wv = ld256(rec + 16 + 32 * j), aw = _mm256_abs_epi8(wv)
-                        s0 = _mm256_add_epi32(s0, prod(wv, aw, quad(a0 + o, j)))
-                        s1 = _mm256_add_epi32(s1, prod(wv, aw, quad(a1 + o, j)))
-                        s2 = _mm256_add_epi32(s2, prod(wv, aw, quad(a2 + o, j)))
-                        s3 = _mm256_add_epi32(s3, prod(wv, aw, quad(a3 + o, j)))
-                    }
-                    let dw = scales(rec)
-                    @inline(__always) func fin(_ t: Int, _ s: __m256i, _ c: inout __m256) {
-                        let d = _mm256_mul_ps(dw, _mm256_set1_ps((aux + t * xrb + 8 * b).load(as: Float.self)))
-                        c = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), d, c)
-                    }
-                    fin(t0, s0, &c0); fin(t1, s1, &c1); fin(t2, s2, &c2); fin(t3, s3, &c3)
-                    rec += 272
-                }
-                store4(out, outStride, t0, tokens, 8 * (g - g0), c0, c1, c2, c3)
-            }
+        for g in groups { tiles(tokens) { t0, n in tile(g, t0, n) } }
+    }
+
+    /// Calls `body(t0, n)` over `tokens` in tiles of 4 and a last tile of exactly the tokens left, each with a
+    /// literal n so the inlined tile keeps only its n tokens' work (a clamped 4-token tile would make a 2-token
+    /// verification pass cost as much as 4 tokens).
+    @inline(__always) static func tiles(_ tokens: Int, _ body: (Int, Int) -> Void) {
+        var t0 = 0
+        while t0 + 4 <= tokens { body(t0, 4); t0 += 4 }
+        switch tokens - t0 {
+        case 3: body(t0, 3)
+        case 2: body(t0, 2)
+        case 1: body(t0, 1)
+        default: break
         }
     }
 
