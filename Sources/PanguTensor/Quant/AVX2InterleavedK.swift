@@ -11,7 +11,8 @@
 //         levels 0…63: only 2 products (≤ 2 · 63 · 128 each) fit an i16 sum, so two `vpmaddwd` per sub-block.
 // The A_c pairs of q4_K are precomputed per token (`QuantKernels.interleavedAux`), q6_K reads the bsums directly.
 // Prefill tiles are 16 rows × 4 tokens for q4_K and 8 rows × 4 tokens for q6_K (whose 2-product i16 sums need
-// more registers): each level vector is decoded once and used for 4 tokens.
+// more registers): each level vector is decoded once and used for 4 tokens; the last tile does exactly the tokens
+// left (`AVX2Interleaved.tiles`).
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 
@@ -122,8 +123,10 @@ extension AVX2Interleaved {
         var g = groups.lowerBound
         while g < groups.upperBound {
             let gB = min(g + 1, groups.upperBound - 1)
-            for t0 in stride(from: 0, to: tokens, by: 4) {
-                let t1 = min(t0 + 1, tokens - 1), t2 = min(t0 + 2, tokens - 1), t3 = min(t0 + 3, tokens - 1)
+            /// Tokens t0 ..< t0 + n (n a literal 1…4); the pointers of absent tokens repeat the last one and their
+            /// work is skipped.
+            @inline(__always) func tile(_ t0: Int, _ n: Int) {
+                let t1 = t0 + min(1, n - 1), t2 = t0 + min(2, n - 1), t3 = t0 + min(3, n - 1)
                 var cA0 = _mm256_setzero_ps(), cA1 = cA0, cA2 = cA0, cA3 = cA0
                 var cB0 = cA0, cB1 = cA0, cB2 = cA0, cB3 = cA0
                 var recA = w + g * nb * rb, recB = w + gB * nb * rb
@@ -140,16 +143,24 @@ extension AVX2Interleaved {
                             let lA = ld256(recA + off + 32 * q), lB = ld256(recB + off + 32 * q)
                             let vA = _mm256_and_si256(high ? _mm256_srli_epi16(lA, 4) : lA, m0f)
                             let vB = _mm256_and_si256(high ? _mm256_srli_epi16(lB, 4) : lB, m0f)
-                            let x0 = bq(a0 + o + 4 * q), x1 = bq(a1 + o + 4 * q)
+                            let x0 = bq(a0 + o + 4 * q)
                             sA0 = _mm256_add_epi16(sA0, _mm256_maddubs_epi16(vA, x0))
                             sB0 = _mm256_add_epi16(sB0, _mm256_maddubs_epi16(vB, x0))
-                            sA1 = _mm256_add_epi16(sA1, _mm256_maddubs_epi16(vA, x1))
-                            sB1 = _mm256_add_epi16(sB1, _mm256_maddubs_epi16(vB, x1))
-                            let x2 = bq(a2 + o + 4 * q), x3 = bq(a3 + o + 4 * q)
-                            sA2 = _mm256_add_epi16(sA2, _mm256_maddubs_epi16(vA, x2))
-                            sB2 = _mm256_add_epi16(sB2, _mm256_maddubs_epi16(vB, x2))
-                            sA3 = _mm256_add_epi16(sA3, _mm256_maddubs_epi16(vA, x3))
-                            sB3 = _mm256_add_epi16(sB3, _mm256_maddubs_epi16(vB, x3))
+                            if n > 1 {
+                                let x1 = bq(a1 + o + 4 * q)
+                                sA1 = _mm256_add_epi16(sA1, _mm256_maddubs_epi16(vA, x1))
+                                sB1 = _mm256_add_epi16(sB1, _mm256_maddubs_epi16(vB, x1))
+                            }
+                            if n > 2 {
+                                let x2 = bq(a2 + o + 4 * q)
+                                sA2 = _mm256_add_epi16(sA2, _mm256_maddubs_epi16(vA, x2))
+                                sB2 = _mm256_add_epi16(sB2, _mm256_maddubs_epi16(vB, x2))
+                            }
+                            if n > 3 {
+                                let x3 = bq(a3 + o + 4 * q)
+                                sA3 = _mm256_add_epi16(sA3, _mm256_maddubs_epi16(vA, x3))
+                                sB3 = _mm256_add_epi16(sB3, _mm256_maddubs_epi16(vB, x3))
+                            }
                         }
                         let s = sums + 8 * c
                         s[0] = sA0; s[1] = sA1; s[2] = sA2; s[3] = sA3
@@ -165,9 +176,9 @@ extension AVX2Interleaved {
                         @inline(__always) func add(_ c: Int, _ sc: __m256i) {
                             let s = sums + 8 * c + k
                             i0 = _mm256_add_epi32(i0, _mm256_madd_epi16(s[0], sc))
-                            i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(s[1], sc))
-                            i2 = _mm256_add_epi32(i2, _mm256_madd_epi16(s[2], sc))
-                            i3 = _mm256_add_epi32(i3, _mm256_madd_epi16(s[3], sc))
+                            if n > 1 { i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(s[1], sc)) }
+                            if n > 2 { i2 = _mm256_add_epi32(i2, _mm256_madd_epi16(s[2], sc)) }
+                            if n > 3 { i3 = _mm256_add_epi32(i3, _mm256_madd_epi16(s[3], sc)) }
                         }
                         add(0, _mm256_shuffle_epi8(sm.sLo, dup0)); add(1, _mm256_shuffle_epi8(sm.sLo, dup1))
                         add(2, _mm256_shuffle_epi8(sm.sLo, dup2)); add(3, _mm256_shuffle_epi8(sm.sLo, dup3))
@@ -175,17 +186,18 @@ extension AVX2Interleaved {
                         add(6, _mm256_shuffle_epi8(sm.sHi, dup2)); add(7, _mm256_shuffle_epi8(sm.sHi, dup3))
                         let mp = minPairs(sm)
                         c0 = finish(rec, a0, i0, q4KMinCorrection(mp, aux + t0 * xrb + 16 * b), c0)
-                        c1 = finish(rec, a1, i1, q4KMinCorrection(mp, aux + t1 * xrb + 16 * b), c1)
-                        c2 = finish(rec, a2, i2, q4KMinCorrection(mp, aux + t2 * xrb + 16 * b), c2)
-                        c3 = finish(rec, a3, i3, q4KMinCorrection(mp, aux + t3 * xrb + 16 * b), c3)
+                        if n > 1 { c1 = finish(rec, a1, i1, q4KMinCorrection(mp, aux + t1 * xrb + 16 * b), c1) }
+                        if n > 2 { c2 = finish(rec, a2, i2, q4KMinCorrection(mp, aux + t2 * xrb + 16 * b), c2) }
+                        if n > 3 { c3 = finish(rec, a3, i3, q4KMinCorrection(mp, aux + t3 * xrb + 16 * b), c3) }
                     }
                     scaleGroup(recA, 0, &cA0, &cA1, &cA2, &cA3)
                     scaleGroup(recB, 4, &cB0, &cB1, &cB2, &cB3)
                     recA += rb; recB += rb
                 }
-                store4(out, outStride, t0, tokens, 8 * (g - g0), cA0, cA1, cA2, cA3)
-                if gB != g { store4(out, outStride, t0, tokens, 8 * (gB - g0), cB0, cB1, cB2, cB3) }
+                store4(out, outStride, t0, t0 + n, 8 * (g - g0), cA0, cA1, cA2, cA3)
+                if gB != g { store4(out, outStride, t0, t0 + n, 8 * (gB - g0), cB0, cB1, cB2, cB3) }
             }
+            tiles(tokens) { t0, n in tile(t0, n) }
             g += 2
         }
     }
@@ -269,53 +281,56 @@ extension AVX2Interleaved {
             return
         }
         // Prefill: 8 rows × 4 tokens, one sub-block (4 quads) at a time.
-        for g in groups {
-            for t0 in stride(from: 0, to: tokens, by: 4) {
-                let t1 = min(t0 + 1, tokens - 1), t2 = min(t0 + 2, tokens - 1), t3 = min(t0 + 3, tokens - 1)
-                var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
-                var rec = w + g * nb * rb
-                for b in 0..<nb {
-                    let a0 = qx + t0 * arb + 292 * b, a1 = qx + t1 * arb + 292 * b
-                    let a2 = qx + t2 * arb + 292 * b, a3 = qx + t3 * arb + 292 * b
-                    var i0 = _mm256_setzero_si256(), i1 = i0, i2 = i0, i3 = i0
-                    /// The two sub-blocks 8n + 2k + h (h = 0, 1) of level kind k (a literal) in half n.
-                    @inline(__always) func kind(_ n: Int, _ k: Int) {
-                        for h in 0..<2 {
-                            let sc = scale(rec, 8 * n + 2 * k + h)
-                            for qq in 0..<2 {
-                                var s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0
-                                for qi in 0..<2 {
-                                    let q = 4 * h + 2 * qq + qi, o = 4 + 128 * n + 32 * k + 4 * q
-                                    let lv = levels(rec, n, q, k)
-                                    s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(lv, bq(a0 + o)))
-                                    s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(lv, bq(a1 + o)))
-                                    s2 = _mm256_add_epi16(s2, _mm256_maddubs_epi16(lv, bq(a2 + o)))
-                                    s3 = _mm256_add_epi16(s3, _mm256_maddubs_epi16(lv, bq(a3 + o)))
-                                }
-                                i0 = _mm256_add_epi32(i0, _mm256_madd_epi16(s0, sc))
-                                i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(s1, sc))
-                                i2 = _mm256_add_epi32(i2, _mm256_madd_epi16(s2, sc))
-                                i3 = _mm256_add_epi32(i3, _mm256_madd_epi16(s3, sc))
+        /// Group g × tokens t0 ..< t0 + m (m a literal 1…4; absent tokens' pointers repeat the last one, their
+        /// work is skipped).
+        @inline(__always) func tile(_ g: Int, _ t0: Int, _ m: Int) {
+            let t1 = t0 + min(1, m - 1), t2 = t0 + min(2, m - 1), t3 = t0 + min(3, m - 1)
+            var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
+            var rec = w + g * nb * rb
+            for b in 0..<nb {
+                let a0 = qx + t0 * arb + 292 * b, a1 = qx + t1 * arb + 292 * b
+                let a2 = qx + t2 * arb + 292 * b, a3 = qx + t3 * arb + 292 * b
+                var i0 = _mm256_setzero_si256(), i1 = i0, i2 = i0, i3 = i0
+                /// The two sub-blocks 8n + 2k + h (h = 0, 1) of level kind k (a literal) in half n.
+                @inline(__always) func kind(_ n: Int, _ k: Int) {
+                    for h in 0..<2 {
+                        let sc = scale(rec, 8 * n + 2 * k + h)
+                        for qq in 0..<2 {
+                            var s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0
+                            for qi in 0..<2 {
+                                let q = 4 * h + 2 * qq + qi, o = 4 + 128 * n + 32 * k + 4 * q
+                                let lv = levels(rec, n, q, k)
+                                s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(lv, bq(a0 + o)))
+                                if m > 1 { s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(lv, bq(a1 + o))) }
+                                if m > 2 { s2 = _mm256_add_epi16(s2, _mm256_maddubs_epi16(lv, bq(a2 + o))) }
+                                if m > 3 { s3 = _mm256_add_epi16(s3, _mm256_maddubs_epi16(lv, bq(a3 + o))) }
                             }
+                            i0 = _mm256_add_epi32(i0, _mm256_madd_epi16(s0, sc))
+                            if m > 1 { i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(s1, sc)) }
+                            if m > 2 { i2 = _mm256_add_epi32(i2, _mm256_madd_epi16(s2, sc)) }
+                            if m > 3 { i3 = _mm256_add_epi32(i3, _mm256_madd_epi16(s3, sc)) }
                         }
                     }
-                    for n in 0..<2 { kind(n, 0); kind(n, 1); kind(n, 2); kind(n, 3) }
-                    // Each scale pair once for the 4 tokens' bsum corrections.
-                    var k0 = _mm256_setzero_si256(), k1 = k0, k2 = k0, k3 = k0
-                    for p in 0..<8 {
-                        let sp = scalePair(rec, p), o = 260 + 4 * p
-                        k0 = _mm256_add_epi32(k0, _mm256_madd_epi16(sp, bq(a0 + o)))
-                        k1 = _mm256_add_epi32(k1, _mm256_madd_epi16(sp, bq(a1 + o)))
-                        k2 = _mm256_add_epi32(k2, _mm256_madd_epi16(sp, bq(a2 + o)))
-                        k3 = _mm256_add_epi32(k3, _mm256_madd_epi16(sp, bq(a3 + o)))
-                    }
-                    c0 = finish(rec, a0, i0, k0, c0); c1 = finish(rec, a1, i1, k1, c1)
-                    c2 = finish(rec, a2, i2, k2, c2); c3 = finish(rec, a3, i3, k3, c3)
-                    rec += rb
                 }
-                store4(out, outStride, t0, tokens, 8 * (g - g0), c0, c1, c2, c3)
+                for n in 0..<2 { kind(n, 0); kind(n, 1); kind(n, 2); kind(n, 3) }
+                // Each scale pair once for the 4 tokens' bsum corrections.
+                var k0 = _mm256_setzero_si256(), k1 = k0, k2 = k0, k3 = k0
+                for p in 0..<8 {
+                    let sp = scalePair(rec, p), o = 260 + 4 * p
+                    k0 = _mm256_add_epi32(k0, _mm256_madd_epi16(sp, bq(a0 + o)))
+                    if m > 1 { k1 = _mm256_add_epi32(k1, _mm256_madd_epi16(sp, bq(a1 + o))) }
+                    if m > 2 { k2 = _mm256_add_epi32(k2, _mm256_madd_epi16(sp, bq(a2 + o))) }
+                    if m > 3 { k3 = _mm256_add_epi32(k3, _mm256_madd_epi16(sp, bq(a3 + o))) }
+                }
+                c0 = finish(rec, a0, i0, k0, c0)
+                if m > 1 { c1 = finish(rec, a1, i1, k1, c1) }
+                if m > 2 { c2 = finish(rec, a2, i2, k2, c2) }
+                if m > 3 { c3 = finish(rec, a3, i3, k3, c3) }
+                rec += rb
             }
+            store4(out, outStride, t0, t0 + m, 8 * (g - g0), c0, c1, c2, c3)
         }
+        for g in groups { tiles(tokens) { t0, m in tile(g, t0, m) } }
     }
 }
 #endif
