@@ -15,6 +15,8 @@ Files default to the repository's ignored models/ folder (make them with `pangu 
 """
 import argparse, datetime, json, os, re, subprocess, sys
 
+from compare_llama_cpp import machine  # same folder: the CPU line every report starts from
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPT = "The history of the lighthouse begins with fires lit on hills near harbours, and"
 
@@ -61,14 +63,6 @@ def llama_spec(args, target, draft):
     return speed, acc
 
 
-def cpu():
-    """The CPU model name (Linux /proc/cpuinfo) and the vCPU count."""
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} vCPUs"
-    return f"{os.cpu_count()} CPUs"
-
-
 def total_memory():
     """Physical memory in bytes (Linux /proc/meminfo)."""
     for line in open("/proc/meminfo"):
@@ -111,7 +105,7 @@ def main():
     lines = [f"# Speculative decoding, pangu vs llama.cpp ({stamp})", "",
              f"Greedy, {args.n} tokens, draft-max {args.draft_max}, {args.threads} threads, one run each, same GGUF files "
              "(random weights with the real shapes: acceptance depends on how often the draft's argmax matches). "
-             f"Machine: {cpu()}. Acceptance = accepted / drafted tokens. pangu's draft-max is a cap: its draft length "
+             f"Machine: {machine()}. Acceptance = accepted / drafted tokens. pangu's draft-max is a cap: its draft length "
              "follows the measured acceptance and costs, down to plain decoding with occasional probes when drafting "
              "does not pay (Docs/Speculative.md); llama.cpp drafts up to draft-max tokens every round.", "",
              "| target | draft | pangu plain tok/s | pangu spec tok/s | speed-up | acceptance | llama.cpp plain tok/s | "

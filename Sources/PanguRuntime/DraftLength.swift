@@ -67,7 +67,7 @@ public struct DraftLengthPolicy: Sendable {
         // Acceptance alone: grow after a full round, shrink to what was accepted plus one after a rejection.
         let reactive = drafted == 0 ? next
             : accepted == drafted ? min(draftMax, next + 1) : max(1, accepted + 1)
-        guard costAware, let td = draftSeconds, pass(1) != nil else { return reactive }
+        guard costAware, let td = draftSeconds, passSeconds.contains(where: { $0 != nil }) else { return reactive }
         // A plain round is the yardstick: measure it once rather than extrapolate it from longer passes.
         guard let t1 = passSeconds[0] else { return 0 }
         let a = min(acceptance, 0.999)
