@@ -28,11 +28,12 @@ extension Engine {
     }
 
     /// Streams a plain completion of `prompt` with speculative decoding; `onText` gets UTF-8-complete pieces.
-    public func completeSpeculatively(_ prompt: String, drafter: Drafter, draftMax: Int, sampling: SamplingParameters,
-                                      maxTokens: Int, onText: (String) -> Bool)
+    /// `costAware` false: draft lengths follow acceptance alone, so sampled output repeats for a seed.
+    public func completeSpeculatively(_ prompt: String, drafter: Drafter, draftMax: Int, costAware: Bool = true,
+                                      sampling: SamplingParameters, maxTokens: Int, onText: (String) -> Bool)
         throws -> (text: String, tokens: [Int], finish: FinishReason, statistics: SpeculativeStatistics) {
         try SpeculativeDrafting.check(drafter, target: model)
-        let drafting = try SpeculativeDrafting(drafter: drafter, draftMax: draftMax)
+        let drafting = try SpeculativeDrafting(drafter: drafter, draftMax: draftMax, costAware: costAware)
         let ids = tokenizer.encode(prompt, addSpecialTokens: true)
         let r = try stream(promptTokens: ids, cache: model.makeCache(), sampling: sampling, maxTokens: maxTokens,
                            drafting: drafting, onText: onText)

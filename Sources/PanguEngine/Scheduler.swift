@@ -306,7 +306,8 @@ public final class Scheduler: GenerationService, @unchecked Sendable {
                 if let spec = configuration.speculation {
                     do {
                         if s.drafting == nil {
-                            s.drafting = try SpeculativeDrafting(drafter: spec.makeDrafter(), draftMax: spec.draftMax)
+                            s.drafting = try SpeculativeDrafting(drafter: spec.makeDrafter(), draftMax: spec.draftMax,
+                                                                 costAware: spec.costAware)
                         }
                         s.drafts = try s.drafting!.propose(for: s.state.decoder,
                                                            room: s.cache!.maxPositions - s.cache!.count - 1)

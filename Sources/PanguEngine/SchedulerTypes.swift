@@ -66,10 +66,14 @@ public struct SchedulerSpeculation: Sendable {
     /// Makes the drafter of one sequence: a `PromptLookupDrafter`, or a `ModelDrafter` over a draft model whose
     /// vocabulary was checked against the target (`Engine.checkDraft`).
     public var makeDrafter: @Sendable () -> Drafter
+    /// Whether draft lengths may use measured step times (false: acceptance alone, so sampled output repeats for
+    /// a seed; `SpeculativeDrafting.init`).
+    public var costAware: Bool
 
     /// Creates the settings.
-    public init(draftMax: Int, makeDrafter: @escaping @Sendable () -> Drafter) {
+    public init(draftMax: Int, costAware: Bool = true, makeDrafter: @escaping @Sendable () -> Drafter) {
         self.draftMax = draftMax
+        self.costAware = costAware
         self.makeDrafter = makeDrafter
     }
 }

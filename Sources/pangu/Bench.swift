@@ -85,8 +85,9 @@ struct Bench: ParsableCommand {
             if n > 0, let drafter {
                 // Greedy speculative generation of n tokens (effective tokens/s: accepted + bonus tokens).
                 let cache = try deepCache()
-                let generator = try SpeculativeGenerator(model: m, drafter: drafter, eosTokenIds: [],
+                var generator = try SpeculativeGenerator(model: m, drafter: drafter, eosTokenIds: [],
                                                          draftMax: speculative.draftMax)
+                generator.costAware = speculative.costAware
                 let start = monotonicNanoseconds()
                 let result = try generator.generate(prompt: randomTokens(1), cache: cache, sampling: .greedy, maxTokens: n)
                 spec.append(Double(result.tokens.count) / (Double(monotonicNanoseconds() - start) / 1e9))

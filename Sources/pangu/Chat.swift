@@ -37,7 +37,8 @@ struct Chat: ParsableCommand {
                                   maxTokens: maxTokens)
         if speculative.enabled {
             session.drafting = try SpeculativeDrafting(drafter: speculative.drafter(for: engine),
-                                                       draftMax: speculative.draftMax)
+                                                       draftMax: speculative.draftMax,
+                                                       costAware: speculative.costAware)
         }
         signal(SIGINT) { _ in
             // First Ctrl-C during an answer stops it; at the prompt (flag already set) it quits.

@@ -59,9 +59,10 @@ struct Generate: ParsableCommand {
                 start = Date()  // loading the draft model is not prompt time
                 let ids = try parseTokenIds(tokenIds)
                 guard !ids.isEmpty else { throw ValidationError("--token-ids is empty") }
-                let generator = try SpeculativeGenerator(model: loaded.model, drafter: drafter,
+                var generator = try SpeculativeGenerator(model: loaded.model, drafter: drafter,
                                                          eosTokenIds: loaded.generationConfig.eosTokenIds,
                                                          draftMax: speculative.draftMax)
+                generator.costAware = speculative.costAware
                 let result = try generator.generate(prompt: ids, cache: loaded.model.makeCache(), sampling: params,
                                                     maxTokens: maxTokens) { id in
                     if firstTokenAt == nil { firstTokenAt = Date() }
@@ -77,7 +78,8 @@ struct Generate: ParsableCommand {
                 promptCount = engine.tokenizer.encode(text, addSpecialTokens: true).count
                 emit(text)
                 let result = try engine.completeSpeculatively(text, drafter: drafter, draftMax: speculative.draftMax,
-                                                              sampling: params, maxTokens: maxTokens) { piece in
+                                                              costAware: speculative.costAware, sampling: params,
+                                                              maxTokens: maxTokens) { piece in
                     if firstTokenAt == nil { firstTokenAt = Date() }
                     emit(piece)
                     return true
@@ -131,6 +133,11 @@ struct SpeculativeOptions: ParsableArguments {
     @Option(help: "Most draft tokens per round (fewer while acceptance is low).") var draftMax: Int = 8
     @Option(help: "Prompt-lookup drafting: copy the tokens that followed the last earlier match of up to N tokens.")
     var lookupNgram: Int?
+    @Flag(help: "Choose draft lengths from acceptance alone, not measured times, so that sampled output repeats exactly for a seed.")
+    var draftByAcceptance = false
+
+    /// Whether draft lengths may use measured times (Docs/Speculative.md, "Adaptive length").
+    var costAware: Bool { !draftByAcceptance }
 
     var enabled: Bool { draftModel != nil || lookupNgram != nil }
 
@@ -151,15 +158,15 @@ struct SpeculativeOptions: ParsableArguments {
     /// The server's per-sequence drafters for `engine` (nil without a speculative flag); a draft model is loaded
     /// once, checked against the target's tokenizer, and shared by every sequence's drafter (each has its own cache).
     static func schedulerSpeculation(for engine: Engine, draftModel: String?, lookupNgram: Int?,
-                                     draftMax: Int) throws -> SchedulerSpeculation? {
+                                     draftMax: Int, costAware: Bool) throws -> SchedulerSpeculation? {
         if let draftModel {
             let draft = try Engine(loaded: ModelOptions.load(path: draftModel, quiet: true))
             try engine.checkDraft(draft)
             let model = draft.model
-            return SchedulerSpeculation(draftMax: draftMax) { ModelDrafter(model: model) }
+            return SchedulerSpeculation(draftMax: draftMax, costAware: costAware) { ModelDrafter(model: model) }
         }
         guard let lookupNgram else { return nil }
-        return SchedulerSpeculation(draftMax: draftMax) { PromptLookupDrafter(ngram: lookupNgram) }
+        return SchedulerSpeculation(draftMax: draftMax, costAware: costAware) { PromptLookupDrafter(ngram: lookupNgram) }
     }
 
     /// The drafter for a model used on token ids (the generator checks the draft's vocabulary size).

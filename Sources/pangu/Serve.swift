@@ -55,6 +55,7 @@ struct Serve: AsyncParsableCommand {
         let (cacheType, kvPositions) = (options.cacheType, self.kvPositions)
         let host = self.host
         let (draftModel, lookupNgram, draftMax) = (speculative.draftModel, speculative.lookupNgram, speculative.draftMax)
+        let costAware = speculative.costAware
         try await server.run(onListening: { port in
             FileHandle.standardError.write(Data("pangu serve: listening on http://\(host):\(port) (loading \(id))\n".utf8))
         }, load: {
@@ -62,7 +63,8 @@ struct Serve: AsyncParsableCommand {
             let s = try Scheduler(engine: engine, configuration: Scheduler.Configuration(
                 parallel: parallel, maxWaiting: maxWaiting, contextLimit: context, kvPositions: kvPositions,
                 speculation: SpeculativeOptions.schedulerSpeculation(for: engine, draftModel: draftModel,
-                                                                     lookupNgram: lookupNgram, draftMax: draftMax)))
+                                                                     lookupNgram: lookupNgram, draftMax: draftMax,
+                                                                     costAware: costAware)))
             scheduler.withLock { $0 = s }
             var m = ServerModel(id: id, tokenizer: engine.tokenizer, templates: engine.templates,
                                 contextLength: s.configuration.contextLimit ?? engine.model.info.contextLength,

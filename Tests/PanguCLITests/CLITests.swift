@@ -91,6 +91,29 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(bad.err.contains("vocabulary"), bad.err)
     }
 
+    /// With `--draft-by-acceptance` the draft lengths do not depend on timings, so a sampled speculative run
+    /// repeats token for token for a seed (the runs below also differ in thread count, which changes timings).
+    /// The model drafts for itself, so every draft is accepted (rejection sampling with p = q) and the acceptance
+    /// rule keeps drafting 4 tokens per round: 24 tokens take at most 6 target passes. Timed lengths would see a
+    /// draft step as dear as a target step and decode almost plainly (one pass per token).
+    func testSampledSpeculativeRepeatsForASeedWithDraftByAcceptance() throws {
+        let dir = fixtures.appendingPathComponent("tiny-f32")
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: dir.appendingPathComponent("golden.json")))
+        let base = ["generate", "--model", dir.path, "--temperature", "1", "--seed", "11", "--max-tokens", "24",
+                    "--token-ids", golden.prompt_ids.map(String.init).joined(separator: ","),
+                    "--draft-model", dir.path, "--draft-max", "4", "--draft-by-acceptance"]
+        let first = try run(base)
+        XCTAssertEqual(first.status, 0, first.err)
+        let passes = first.err.firstMatch(of: /(\d+) target passes/).flatMap { Int($0.1) }
+        XCTAssertNotNil(passes, first.err)
+        XCTAssertLessThanOrEqual(passes ?? .max, 6, first.err)
+        for threads in ["1", "2"] {
+            let again = try run(base, env: ["PANGU_THREADS": threads])
+            XCTAssertEqual(again.status, 0, again.err)
+            XCTAssertEqual(again.out, first.out, "threads \(threads)")
+        }
+    }
+
     func testInspectReportsShapesAndParameters() throws {
         let r = try run(["inspect", fixtures.appendingPathComponent("tiny-bf16").path])
         XCTAssertEqual(r.status, 0, r.err)
