@@ -143,24 +143,16 @@ extension AVX2Interleaved {
                             let lA = ld256(recA + off + 32 * q), lB = ld256(recB + off + 32 * q)
                             let vA = _mm256_and_si256(high ? _mm256_srli_epi16(lA, 4) : lA, m0f)
                             let vB = _mm256_and_si256(high ? _mm256_srli_epi16(lB, 4) : lB, m0f)
-                            let x0 = bq(a0 + o + 4 * q)
-                            sA0 = _mm256_add_epi16(sA0, _mm256_maddubs_epi16(vA, x0))
-                            sB0 = _mm256_add_epi16(sB0, _mm256_maddubs_epi16(vB, x0))
-                            if n > 1 {
-                                let x1 = bq(a1 + o + 4 * q)
-                                sA1 = _mm256_add_epi16(sA1, _mm256_maddubs_epi16(vA, x1))
-                                sB1 = _mm256_add_epi16(sB1, _mm256_maddubs_epi16(vB, x1))
+                            /// One token's activation quad q against both groups' levels.
+                            @inline(__always) func token(_ a: UnsafeRawPointer, _ sA: inout __m256i, _ sB: inout __m256i) {
+                                let x = bq(a + o + 4 * q)
+                                sA = _mm256_add_epi16(sA, _mm256_maddubs_epi16(vA, x))
+                                sB = _mm256_add_epi16(sB, _mm256_maddubs_epi16(vB, x))
                             }
-                            if n > 2 {
-                                let x2 = bq(a2 + o + 4 * q)
-                                sA2 = _mm256_add_epi16(sA2, _mm256_maddubs_epi16(vA, x2))
-                                sB2 = _mm256_add_epi16(sB2, _mm256_maddubs_epi16(vB, x2))
-                            }
-                            if n > 3 {
-                                let x3 = bq(a3 + o + 4 * q)
-                                sA3 = _mm256_add_epi16(sA3, _mm256_maddubs_epi16(vA, x3))
-                                sB3 = _mm256_add_epi16(sB3, _mm256_maddubs_epi16(vB, x3))
-                            }
+                            token(a0, &sA0, &sB0)
+                            if n > 1 { token(a1, &sA1, &sB1) }
+                            if n > 2 { token(a2, &sA2, &sB2) }
+                            if n > 3 { token(a3, &sA3, &sB3) }
                         }
                         let s = sums + 8 * c
                         s[0] = sA0; s[1] = sA1; s[2] = sA2; s[3] = sA3
