@@ -35,8 +35,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
+        // Software prefetch for the decode kernels (Swift has no prefetch intrinsic): one inline C function.
+        .target(name: "CPrefetch"),
         // Layer 0: tensors, dtypes, thread pool and kernels (reference + optimised).
-        .target(name: "PanguTensor", swiftSettings: fastMath),
+        .target(name: "PanguTensor", dependencies: ["CPrefetch"], swiftSettings: fastMath),
         // Layer 1: weight files (safetensors, GGUF), memory-mapped, validated.
         .target(name: "PanguWeights", dependencies: ["PanguTensor"], swiftSettings: fastMath),
         // Independent: SentencePiece tokenizer + Hugging Face conventions + streaming detokenizer.

@@ -18,6 +18,7 @@ public enum MemoryBandwidth {
         let chunks = pool.threadCount * 16
         let per = (count + chunks - 1) / chunks
         var rates: [Double] = []
+        let pf = Prefetch.distance  // the decode kernels prefetch too: the roofline is what a prefetching stream gets
         let sums = UnsafeMutablePointer<Float>.allocate(capacity: chunks)
         defer { sums.deallocate() }
         for _ in 0..<repetitions {
@@ -27,6 +28,7 @@ public enum MemoryBandwidth {
                 var a = SIMD8<Float>(), b = SIMD8<Float>(), d = SIMD8<Float>(), e = SIMD8<Float>()
                 var i = lo
                 while i + 4 <= hi {
+                    Prefetch.ahead(buffer + i, bytes: 128, distance: pf)
                     a += buffer[i]; b += buffer[i + 1]; d += buffer[i + 2]; e += buffer[i + 3]
                     i += 4
                 }

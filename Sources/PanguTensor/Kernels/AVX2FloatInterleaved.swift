@@ -188,7 +188,12 @@ enum AVX2FloatInterleaved {
             let (u3, v3) = lone ? W.widenLone(p3 + o) : W.widen(p3 + o)
             a3 = _mm256_fmadd_ps(u3, xa, a3); b3 = _mm256_fmadd_ps(v3, xb, b3)
         }
+        let pf = Prefetch.distance
         for s in 0..<full {
+            if s & 1 == 0 {  // one hint per 64-byte line of each stream
+                Prefetch.ahead(p0 + 32 * s, bytes: 64, distance: pf); Prefetch.ahead(p1 + 32 * s, bytes: 64, distance: pf)
+                Prefetch.ahead(p2 + 32 * s, bytes: 64, distance: pf); Prefetch.ahead(p3 + 32 * s, bytes: 64, distance: pf)
+            }
             let (xa, xb) = W.factors(x, s)
             step(32 * s, xa, xb, lone: false)
         }
@@ -227,7 +232,14 @@ enum AVX2FloatInterleaved {
                 }
             }
         }
-        for s in 0..<full { step(s, lone: false) }
+        let pf = Prefetch.distance
+        for s in 0..<full {
+            if s & 1 == 0 {
+                Prefetch.ahead(p0 + 32 * s, bytes: 64, distance: pf)
+                if S.groups == 2 { Prefetch.ahead(p1 + 32 * s, bytes: 64, distance: pf) }
+            }
+            step(s, lone: false)
+        }
         if k % 2 == 1 { step(full, lone: true) }
         return (W.finish(a0, b0), W.finish(a1, b1), W.finish(a2, b2), W.finish(a3, b3))
     }
@@ -254,7 +266,11 @@ enum AVX2FloatInterleaved {
             a3 = _mm256_fmadd_ps(u1, ya, a3); b3 = _mm256_fmadd_ps(v1, yb, b3)
             a5 = _mm256_fmadd_ps(u1, za, a5); b5 = _mm256_fmadd_ps(v1, zb, b5)
         }
-        for s in 0..<full { step(s, lone: false) }
+        let pf = Prefetch.distance
+        for s in 0..<full {
+            if s & 1 == 0 { Prefetch.ahead(p0 + 32 * s, bytes: 64, distance: pf); Prefetch.ahead(p1 + 32 * s, bytes: 64, distance: pf) }
+            step(s, lone: false)
+        }
         if k % 2 == 1 { step(full, lone: true) }
         return (W.finish(a0, b0), W.finish(a1, b1), W.finish(a2, b2), W.finish(a3, b3), W.finish(a4, b4), W.finish(a5, b5))
     }

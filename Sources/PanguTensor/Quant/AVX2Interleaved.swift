@@ -34,7 +34,7 @@ enum AVX2Interleaved {
 
     static func q4(_ w: UnsafeRawPointer, nb: Int, _ groups: Range<Int>, _ qx: UnsafeRawPointer,
                    _ aux: UnsafeRawPointer, _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let low4 = splat8(0x0F), ones = _mm256_set1_epi16(1)
+        let low4 = splat8(0x0F), ones = _mm256_set1_epi16(1), pf = Prefetch.distance
         let arb = nb * 34, xrb = nb * 8
         @inline(__always) func levels(_ rec: UnsafeRawPointer, _ m: Int) -> (__m256i, __m256i) {
             let l = ld256(rec + 16 + 32 * m)
@@ -65,6 +65,7 @@ enum AVX2Interleaved {
             var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
             var rec = w + g * nb * 144
             for b in 0..<nb {
+                Prefetch.ahead(rec, bytes: 144, distance: pf)
                 let lv = unpack(rec), dw = scales(rec)
                 @inline(__always) func tok(_ t: Int, _ c: inout __m256) {
                     let x = aux + t * xrb + 8 * b
@@ -84,7 +85,7 @@ enum AVX2Interleaved {
 
     static func q8(_ w: UnsafeRawPointer, nb: Int, _ groups: Range<Int>, _ qx: UnsafeRawPointer,
                    _ aux: UnsafeRawPointer, _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let ones = _mm256_set1_epi16(1)
+        let ones = _mm256_set1_epi16(1), pf = Prefetch.distance
         let arb = nb * 34, xrb = nb * 8
         @inline(__always) func prod(_ wv: __m256i, _ aw: __m256i, _ a: __m256i) -> __m256i {
             _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(a, wv)), ones)
@@ -96,6 +97,7 @@ enum AVX2Interleaved {
             var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
             var rec = w + g * nb * 272
             for b in 0..<nb {
+                Prefetch.ahead(rec, bytes: 272, distance: pf)
                 var s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0
                 let o = 34 * b
                 for j in 0..<8 {

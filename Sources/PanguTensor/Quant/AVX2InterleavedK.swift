@@ -70,7 +70,7 @@ extension AVX2Interleaved {
         let dup0 = laneShuffle(0, 0x80, 0, 0x80), dup1 = laneShuffle(1, 0x80, 1, 0x80)
         let dup2 = laneShuffle(2, 0x80, 2, 0x80), dup3 = laneShuffle(3, 0x80, 3, 0x80)
         let pair0 = laneShuffle(0, 0x80, 1, 0x80), pair1 = laneShuffle(2, 0x80, 3, 0x80)
-        let rb = 1152, arb = nb * 292, xrb = nb * 16
+        let rb = 1152, arb = nb * 292, xrb = nb * 16, pf = Prefetch.distance
         @inline(__always) func bq(_ p: UnsafeRawPointer) -> __m256i { _mm256_set1_epi32(p.loadUnaligned(as: Int32.self)) }
         @inline(__always) func minPairs(_ sm: (sLo: __m256i, sHi: __m256i, mLo: __m256i, mHi: __m256i))
             -> (__m256i, __m256i, __m256i, __m256i) {
@@ -90,6 +90,7 @@ extension AVX2Interleaved {
                 var acc = _mm256_setzero_ps()
                 var rec = w + g * nb * rb
                 for b in 0..<nb {
+                    Prefetch.ahead(rec, bytes: 1152, distance: pf)
                     let a = qx + 292 * b
                     let sm = q4KScalesMins(rec)
                     /// Sub-blocks 2j (low nibbles of vectors 8j…8j+7) and 2j + 1 (high nibbles), scaled.
@@ -131,6 +132,7 @@ extension AVX2Interleaved {
                 var cB0 = cA0, cB1 = cA0, cB2 = cA0, cB3 = cA0
                 var recA = w + g * nb * rb, recB = w + gB * nb * rb
                 for b in 0..<nb {
+                    Prefetch.ahead(recA, bytes: 1152, distance: pf); Prefetch.ahead(recB, bytes: 1152, distance: pf)
                     let a0 = qx + t0 * arb + 292 * b, a1 = qx + t1 * arb + 292 * b
                     let a2 = qx + t2 * arb + 292 * b, a3 = qx + t3 * arb + 292 * b
                     /// Sub-block c: i16 sums of the low (`high` false) or high nibbles of vectors 8(c/2)… into
@@ -199,7 +201,7 @@ extension AVX2Interleaved {
                     _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         let m0f = splat8(0x0F), m30 = splat8(0x30)
         let ctrl = q6Controls
-        let rb = 1680, arb = nb * 292
+        let rb = 1680, arb = nb * 292, pf = Prefetch.distance
         @inline(__always) func bq(_ p: UnsafeRawPointer) -> __m256i { _mm256_set1_epi32(p.loadUnaligned(as: Int32.self)) }
         /// The 8 rows' scales of sub-block c, each sign-extended into both i16 halves of its lane.
         @inline(__always) func scale(_ rec: UnsafeRawPointer, _ c: Int) -> __m256i {
@@ -243,6 +245,7 @@ extension AVX2Interleaved {
                 var acc = _mm256_setzero_ps()
                 var rec = w + g * nb * rb
                 for b in 0..<nb {
+                    Prefetch.ahead(rec, bytes: 1680, distance: pf)
                     let a = qx + 292 * b
                     var isum = _mm256_setzero_si256()
                     for n in 0..<2 {
@@ -280,6 +283,7 @@ extension AVX2Interleaved {
             var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0
             var rec = w + g * nb * rb
             for b in 0..<nb {
+                Prefetch.ahead(rec, bytes: 1680, distance: pf)
                 let a0 = qx + t0 * arb + 292 * b, a1 = qx + t1 * arb + 292 * b
                 let a2 = qx + t2 * arb + 292 * b, a3 = qx + t3 * arb + 292 * b
                 var i0 = _mm256_setzero_si256(), i1 = i0, i2 = i0, i3 = i0
