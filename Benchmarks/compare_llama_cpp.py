@@ -263,12 +263,11 @@ def write_table(a, results, cold=()):
         "* Decode: q8_0/q4_0/q4_K/q6_K matrices are repacked at load into a row-interleaved layout (8 rows per "
         "record; one `vpmaddubsw` serves 8 rows and the 8 row sums land in one register), the file pages are then "
         "released, so RSS stays at one copy. bf16 and f16 matrices are interleaved too (8 rows per 16-byte column, "
-        "widened in registers). A whole decode step is ~95% matvec time. Whether decode reaches the roofline depends "
-        "on the cores: on an AMD EPYC host (earlier runs) the integer kernels streamed the probe's bandwidth, on "
-        "a 2.3 GHz Xeon they are instruction-bound (`pangu bench-kernels --interleave --tokens 1`, 4096×4096: "
-        "q4_0 8.5 → 16.9 GB/s, q8_0 9.8 → 19.1, q4_K 9.6 → 21.3, bf16 12.9 → 25.7 from 1 to 2 threads, i.e. "
-        "twice the speed with twice the cores) while llama.cpp's native build has AVX-512 VNNI, whose `vpdpbusd` "
-        "does in one instruction what AVX2 does in three.",
+        "widened in registers). A whole decode step is ~95% matvec time. Every weight stream is prefetched 4 KiB "
+        "ahead in software: on the Xeon one core's hardware prefetcher kept too few lines in flight "
+        "(`pangu bench-kernels --interleave --tokens 1 --copies 32`, 4096×4096 from DRAM, 2 threads: q4_0 15.5 → "
+        "22.7 GB/s, q8_0 17.9 → 23.7, q4_K 18.4 → 22.6, q6_K 16.6 → 22.1, bf16 26.4 → 30.2 with it; "
+        "`PANGU_PREFETCH=0` turns it off).",
         "* Prefill: quantised types use 8-row (q4_K: 16-row) × 4-token integer tiles on the interleaved layout; float weights use "
         "a 6×16 f32 micro-kernel on widened panels with K passes of 2048 (the y re-reads of short passes missed "
         "the caches). Where llama.cpp has AVX-512 VNNI (the Xeon), its repacked q4_K prefill is faster than ours.",
