@@ -101,11 +101,14 @@ enum F16Widen: InterleavedFloatWiden {
     @inline(__always) static func finish(_ a: __m256, _ b: __m256) -> __m256 { a + b }
 }
 
-/// Groups × tokens of one `AVX2FloatInterleaved.tile`: 1 × 1, 2 × 1 or 2 × 2.
+/// Groups × tokens of one `AVX2FloatInterleaved.tile`: 1 × 1, 2 × 1, 2 × 2 or 2 × 3.
 protocol TileShape { static var groups: Int { get }; static var tokens: Int { get } }
 enum Tile1x1: TileShape { static var groups: Int { 1 }; static var tokens: Int { 1 } }
 enum Tile2x1: TileShape { static var groups: Int { 2 }; static var tokens: Int { 1 } }
 enum Tile2x2: TileShape { static var groups: Int { 2 }; static var tokens: Int { 2 } }
+/// 12 accumulators: only for widenings whose factors are one plain load each (`threeTokenTiles`), which the FMAs
+/// take as memory operands.
+enum Tile2x3: TileShape { static var groups: Int { 2 }; static var tokens: Int { 3 } }
 
 enum AVX2FloatInterleaved {
     /// out[t * outStride + (r − 8·groups.lowerBound)] = W[r]·x[t] for the rows of `groups` (padding rows are not
@@ -138,19 +141,14 @@ enum AVX2FloatInterleaved {
             let y = tile(W.self, S.self, p, p + gb, k, xp + t * preparedStride, preparedStride)
             put(y.0, g, t)
             if S.groups == 2 { put(y.1, g + 1, t) }
-            if S.tokens == 2 { put(y.2, g, t + 1); put(y.3, g + 1, t + 1) }
+            if S.tokens >= 2 { put(y.2, g, t + 1); put(y.3, g + 1, t + 1) }
+            if S.tokens == 3 { put(y.4, g, t + 2); put(y.5, g + 1, t + 2) }
         }
         while g < groups.upperBound {
             if g + 2 <= groups.upperBound {
                 var t = 0
                 if W.threeTokenTiles {
-                    while t + 3 <= tokens {
-                        let p = w.data + g * gb, x = xp + t * preparedStride
-                        let y = twoByThree(W.self, p, p + gb, k, x, x + preparedStride, x + 2 * preparedStride)
-                        put(y.0, g, t); put(y.1, g + 1, t); put(y.2, g, t + 1)
-                        put(y.3, g + 1, t + 1); put(y.4, g, t + 2); put(y.5, g + 1, t + 2)
-                        t += 3
-                    }
+                    while t + 3 <= tokens { run(Tile2x3.self, g, t); t += 3 }
                 }
                 while t + 2 <= tokens { run(Tile2x2.self, g, t); t += 2 }
                 if t < tokens { run(Tile2x1.self, g, t) }
@@ -204,17 +202,17 @@ enum AVX2FloatInterleaved {
         return (W.finish(a0, b0), W.finish(a1, b1), W.finish(a2, b2), W.finish(a3, b3))
     }
 
-    /// `S.groups` × `S.tokens` (1 × 1, 2 × 1 or 2 × 2) at `p0` (and `p1`) against activation rows `stride` floats
-    /// apart from `x`. Results: (group 0, token 0), (group 1, token 0), (group 0, token 1), (group 1, token 1);
-    /// unused ones are zero. The shape is a type so that each variant is specialised with its accumulators in
+    /// `S.groups` × `S.tokens` (1 × 1, 2 × 1, 2 × 2 or 2 × 3) at `p0` (and `p1`) against activation rows `stride`
+    /// floats apart from `x`. Results: (group 0, token 0), (group 1, token 0), (group 0, token 1), (group 1,
+    /// token 1), (group 0, token 2), (group 1, token 2); unused ones are zero. The shape is a type so that each variant is specialised with its accumulators in
     /// registers (with plain Int arguments the compiler kept one generic copy).
     @inline(__always)
     static func tile<W: InterleavedFloatWiden, S: TileShape>(_: W.Type, _: S.Type, _ p0: UnsafeRawPointer,
                                                             _ p1: UnsafeRawPointer, _ k: Int,
                                                             _ x: UnsafePointer<Float>, _ stride: Int)
-        -> (__m256, __m256, __m256, __m256) {
-        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
-        var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
+        -> (__m256, __m256, __m256, __m256, __m256, __m256) {
+        var a0 = SIMD8<Float>(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0
+        var a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0
         let full = k / 2
         @inline(__always) func fma(_ w: (__m256, __m256), _ f: (__m256, __m256), _ a: inout __m256, _ b: inout __m256) {
             a = _mm256_fmadd_ps(w.0, f.0, a); b = _mm256_fmadd_ps(w.1, f.1, b)
@@ -226,9 +224,13 @@ enum AVX2FloatInterleaved {
             if S.groups == 2 {
                 let w1 = lone ? W.widenLone(p1 + o) : W.widen(p1 + o)
                 fma(w1, f0, &a1, &b1)
-                if S.tokens == 2 {
+                if S.tokens >= 2 {
                     let f1 = W.factors(x + stride, s)
                     fma(w0, f1, &a2, &b2); fma(w1, f1, &a3, &b3)
+                }
+                if S.tokens == 3 {
+                    let f2 = W.factors(x + 2 * stride, s)
+                    fma(w0, f2, &a4, &b4); fma(w1, f2, &a5, &b5)
                 }
             }
         }
@@ -238,37 +240,6 @@ enum AVX2FloatInterleaved {
                 Prefetch.ahead(p0 + 32 * s, bytes: 64, distance: pf)
                 if S.groups == 2 { Prefetch.ahead(p1 + 32 * s, bytes: 64, distance: pf) }
             }
-            step(s, lone: false)
-        }
-        if k % 2 == 1 { step(full, lone: true) }
-        return (W.finish(a0, b0), W.finish(a1, b1), W.finish(a2, b2), W.finish(a3, b3))
-    }
-
-    /// Two groups × three tokens, 12 accumulators: (group 0, token 0), (group 1, token 0), (group 0, token 1) …
-    /// Only for widenings whose factors are one plain load each, which the FMAs take as memory operands.
-    @inline(__always)
-    static func twoByThree<W: InterleavedFloatWiden>(_: W.Type, _ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer,
-                                                     _ k: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-                                                     _ z: UnsafePointer<Float>)
-        -> (__m256, __m256, __m256, __m256, __m256, __m256) {
-        var a0 = SIMD8<Float>(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0
-        var a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0
-        let full = k / 2
-        @inline(__always) func step(_ s: Int, lone: Bool) {
-            let o = 32 * s
-            let (u0, v0) = lone ? W.widenLone(p0 + o) : W.widen(p0 + o)
-            let (xa, xb) = W.factors(x, s), (ya, yb) = W.factors(y, s), (za, zb) = W.factors(z, s)
-            a0 = _mm256_fmadd_ps(u0, xa, a0); b0 = _mm256_fmadd_ps(v0, xb, b0)
-            a2 = _mm256_fmadd_ps(u0, ya, a2); b2 = _mm256_fmadd_ps(v0, yb, b2)
-            a4 = _mm256_fmadd_ps(u0, za, a4); b4 = _mm256_fmadd_ps(v0, zb, b4)
-            let (u1, v1) = lone ? W.widenLone(p1 + o) : W.widen(p1 + o)
-            a1 = _mm256_fmadd_ps(u1, xa, a1); b1 = _mm256_fmadd_ps(v1, xb, b1)
-            a3 = _mm256_fmadd_ps(u1, ya, a3); b3 = _mm256_fmadd_ps(v1, yb, b3)
-            a5 = _mm256_fmadd_ps(u1, za, a5); b5 = _mm256_fmadd_ps(v1, zb, b5)
-        }
-        let pf = Prefetch.distance
-        for s in 0..<full {
-            if s & 1 == 0 { Prefetch.ahead(p0 + 32 * s, bytes: 64, distance: pf); Prefetch.ahead(p1 + 32 * s, bytes: 64, distance: pf) }
             step(s, lone: false)
         }
         if k % 2 == 1 { step(full, lone: true) }
